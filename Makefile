@@ -1,0 +1,54 @@
+# recog: every user-facing job is a target here. `make demo` and `make test`
+# each set up what they need first, so either works on a fresh clone.
+SHELL := /bin/bash
+PY := .venv/bin/python
+RECOG := .venv/bin/recog
+SHARED ?= ../shared/data
+NPROC ?= 1
+STAMP := .venv/.installed
+
+.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits bench clean-venv
+
+setup: $(STAMP)
+
+# The stamp is rebuilt when pyproject.toml changes, so `make setup` is idempotent.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian tools the digits recipe drives (speech synthesis for extra training voices).
+sysdeps:
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq espeak-ng flite sox >/dev/null; } || \
+	  echo "warning: could not install espeak-ng/flite (synthetic voices unavailable)"
+
+test: setup sysdeps
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(PY) -m ruff check recog tests tools pipelines
+
+demo: setup
+	$(RECOG) transcribe --model models/digits-en/model.pt models/digits-en/samples -o /dev/stdout --quiet-progress
+
+# ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
+DIGITS_DATA := pipelines/digits/data
+
+prepare-digits: setup sysdeps
+	$(RECOG) prepare fsdd-digits --data $(SHARED)/fsdd --out $(DIGITS_DATA)/fsdd
+	$(PY) -m pipelines.digits.synth --out $(DIGITS_DATA)/synth
+
+train-digits: prepare-digits
+	$(RECOG) train pipelines/digits/config.json $(ARGS)
+
+eval-digits: setup
+	$(RECOG) evaluate --model exp/digits/best.pt $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
+	$(RECOG) evaluate --model exp/digits/best.pt $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
+
+bench: setup
+	$(PY) tools/bench_all.py
+
+clean-venv:
+	rm -rf .venv
