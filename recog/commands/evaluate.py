@@ -1,0 +1,42 @@
+"""`recog evaluate --model M MANIFEST [--decoder greedy|beam] [--lm LM.arpa] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from recog.commands._decoding_args import add_decoder_args, decoder_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
+    p.add_argument("--model", required=True, help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("manifest", help="JSONL manifest with references")
+    add_decoder_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--show", type=int, default=0, metavar="N", help="print N utterances with errors")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recog.evaluate import evaluate
+    from recog.inference import load_acoustic_model
+
+    model = load_acoustic_model(args.model, threads=args.threads)
+    result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
+    shown = 0
+    for path, ref, hyp in result.rows:
+        if ref != hyp and shown < args.show:
+            print(f"{path}\n  ref: {ref}\n  hyp: {hyp}")
+            shown += 1
+    summary = {"wer": round(result.wer, 3), "cer": round(result.cer, 3), "utterances": result.utterances,
+               "failed": len(result.failed), "seconds": round(result.seconds, 3),
+               "audio_seconds": round(result.audio_seconds, 3), "model": args.model, "manifest": args.manifest,
+               "decoder": args.decoder}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"WER {result.wer:.2f}%  CER {result.cer:.2f}%  on {result.utterances} utterances "
+              f"({len(result.failed)} failed) in {result.seconds:.1f} s")
+    return 1 if result.failed else 0

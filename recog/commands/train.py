@@ -1,0 +1,29 @@
+"""`recog train CONFIG [--set key=value ...] [--resume]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a recipe")
+    p.add_argument("config", help="recipe config (TOML)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set train.epochs=5 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recog.config import ConfigError, load_config
+    from recog.text import UnknownCharactersError
+    from recog.train.trainer import Trainer
+
+    try:
+        config = load_config(args.config, args.overrides)
+        record = Trainer(config, resume=args.resume).run()
+    except (ConfigError, UnknownCharactersError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(json.dumps(record))
+    return 0

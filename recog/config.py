@@ -1,0 +1,199 @@
+"""Recipe configuration: typed dataclasses loaded from one TOML file per recipe.
+
+An unknown key is an error (never a silent default); `--set a.b=value`
+overrides any field from the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recog.features.augment import AugmentConfig
+from recog.features.config import AudioFeatureConfig
+from recog.model.config import ModelConfig
+from recog.text import TextNormalizer
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    """Where the utterances come from.
+
+    Attributes:
+        train: training manifests (JSONL), relative to the config file's folder.
+        dev: development manifests; each gets its own WER/CER every epoch, and the
+            best checkpoint is chosen on the first one.
+        modality: "audio" (ink arrives with the handwriting recipe).
+    """
+
+    train: list[str] = field(default_factory=list)
+    dev: list[str] = field(default_factory=list)
+    modality: str = "audio"
+
+
+@dataclass
+class TextConfig:
+    """Alphabet and normalization.
+
+    Attributes:
+        alphabet: the characters (without blank); "" derives them from the training text.
+        normalizer: text normalization applied to every transcript.
+    """
+
+    alphabet: str = ""
+    normalizer: TextNormalizer = field(default_factory=TextNormalizer)
+
+
+@dataclass
+class TrainConfig:
+    """Optimization.
+
+    Attributes:
+        epochs: passes over the training data.
+        max_frames: padded input frames per batch (the batch size, in frames).
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW decoupled weight decay.
+        warmup_steps: linear warm-up steps before cosine decay.
+        final_lr_ratio: the cosine decays to lr * final_lr_ratio.
+        grad_clip: maximum gradient L2 norm.
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+        precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32" or "bf16".
+        num_workers: data-loader worker processes (0 = in the main process).
+        threads: torch intra-op threads on CPU (0 = torch's default).
+        max_minutes: stop after the epoch that passes this wall time (0 = no limit).
+    """
+
+    epochs: int = 30
+    max_frames: int = 20000
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 200
+    final_lr_ratio: float = 0.02
+    grad_clip: float = 5.0
+    device: str = "auto"
+    precision: str = "auto"
+    num_workers: int = 0
+    threads: int = 0
+    max_minutes: float = 0.0
+
+
+@dataclass
+class RecipeConfig:
+    """A whole recipe: one TOML file.
+
+    Attributes:
+        name: recipe name (written into checkpoints and model cards).
+        out_dir: where checkpoints and logs go, relative to the working directory.
+        seed: seed of initialization, sampling and augmentation.
+        base_dir: folder that relative data paths start from (the config file's;
+            filled in by `load_config`).
+    """
+
+    name: str = "recipe"
+    out_dir: str = "exp/recipe"
+    seed: int = 0
+    base_dir: str = "."
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def resolve(self, rel: str) -> Path:
+        """A data path from the config, made absolute against `base_dir`."""
+        p = Path(rel)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass `cls` from nested dicts; unknown keys raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join((where + '.' if where else '') + k for k in unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        path = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value, path)
+        else:
+            kwargs[key] = _check_type(value, hint, path)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+
+
+def _check_type(value: Any, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint) or hint
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin in (list, dict, str, int, float, bool) and not isinstance(value, origin):
+        raise ConfigError(f"{path}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+    if origin is int and isinstance(value, bool):
+        raise ConfigError(f"{path}: expected int, got {value!r}")
+    return value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Dataclass -> plain nested dict (for checkpoints and metadata)."""
+    return dataclasses.asdict(config)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value); the value is read as TOML/JSON, else a string."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+    return key.strip().split("."), value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
+    """Read a recipe TOML file, apply `key=value` overrides, validate every key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML ({err})") from None
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {k} is not a table")
+        node[keys[-1]] = value
+    data.setdefault("base_dir", str(path.resolve().parent))
+    try:
+        return from_dict(RecipeConfig, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def recipe_from_dict(data: dict[str, Any]) -> RecipeConfig:
+    """Rebuild a RecipeConfig saved with `to_dict` (e.g. from a checkpoint)."""
+    return from_dict(RecipeConfig, data)

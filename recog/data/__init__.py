@@ -1,0 +1,1 @@
+"""Manifests, datasets, the length-bucketing sampler and batch collation."""

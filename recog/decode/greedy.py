@@ -1,0 +1,28 @@
+"""Greedy (best-path) CTC decoding: argmax per frame, collapse repeats, drop blanks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def greedy_decode(log_probs: np.ndarray) -> list[int]:
+    """log_probs [T, V] (blank = 0) -> token ids with repeats collapsed and blanks removed."""
+    if log_probs.shape[0] == 0:
+        return []
+    best = np.asarray(log_probs).argmax(axis=-1)
+    keep = np.ones(best.shape[0], dtype=bool)
+    keep[1:] = best[1:] != best[:-1]
+    return [int(t) for t in best[keep & (best != 0)]]
+
+
+def greedy_token_frames(log_probs: np.ndarray) -> tuple[list[int], list[int]]:
+    """Like `greedy_decode`, also returning the frame where each token starts."""
+    best = np.asarray(log_probs).argmax(axis=-1)
+    tokens, frames = [], []
+    prev = 0
+    for t, k in enumerate(best.tolist()):
+        if k != 0 and k != prev:
+            tokens.append(k)
+            frames.append(t)
+        prev = k
+    return tokens, frames

@@ -1,0 +1,475 @@
+"""The numba kernel of the CTC prefix beam search (no Python objects inside).
+
+Algorithm: CTC prefix beam search (Graves & Jaitly, "Towards end-to-end
+speech recognition with recurrent neural networks", ICML 2014; Hannun et al.,
+"First-pass large vocabulary continuous speech recognition using
+bi-directional recurrent DNNs", arXiv:1408.2873, 2014). Every hypothesis is a
+label prefix with two acoustic log-probabilities, p_b (paths ending in blank)
+and p_nb (paths ending in its last label); per frame t and token c:
+
+    prefix  --blank-->  prefix          p_b'  += (p_b + p_nb) * y_t(blank)
+    prefix  --last-->   prefix          p_nb' += p_nb * y_t(last)
+    prefix  --c-->      prefix + c      p_nb' += (p_b + p_nb) * y_t(c)   (c != last)
+                                        p_nb' += p_b * y_t(c)            (c == last)
+
+Prefixes live in a prefix tree (`ints`/`floats` rows, row 0 = the empty
+prefix) so that two ways of reaching one prefix merge into one row, and so
+that everything that is a function of the prefix alone (LM state, LM score,
+word count, partial word, hotword match) is computed once, when the row is
+created. The ranking score is `log(p_b + p_nb) + bonus`, with
+
+    bonus = alpha * log P_LM + beta * words + hotword bonus + OOV offsets
+            (+ the look-ahead estimate of a partial word under a word LM).
+
+After the last frame each survivor is finalized (the partial word and `</s>`
+scored) and the N best are aligned to the frames by CTC Viterbi forced
+alignment to give each token's first and last frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from recog.decode.hashtable import ht_get
+from recog.decode.lm import META_BOS_STATE, META_EOS, META_UNK, lm_score
+
+NEG_INF = -np.inf
+
+# Integer fields of a prefix-tree row.
+I_PARENT = 0
+I_TOKEN = 1  # last label of the prefix (0 for the empty prefix)
+I_CHILD = 2  # first child row, -1 if none
+I_SIBLING = 3  # next sibling row, -1 if none
+I_LMSTATE = 4
+I_WORDNODE = 5  # word-trie node of the partial word: 0 = none yet, -1 = left the trie (OOV)
+I_HOTNODE = 6
+I_DEAD = 7  # 1: the extension is forbidden (lexicon)
+I_SLOT_T = 8  # frame at which `I_SLOT` was assigned
+I_SLOT = 9  # row in the next-frame arrays
+N_INT = 10
+# Float fields.
+F_BONUS = 0  # all non-acoustic score terms
+F_LMSCORE = 1  # raw natural-log LM probability of completed units
+F_PENDING = 2  # provisional word-LM term inside F_BONUS (look-ahead / OOV estimate)
+N_FLOAT = 3
+
+# fparams
+P_ALPHA = 0
+P_BETA = 1
+P_TOKEN_MIN_LOGP = 2
+P_BEAM_THRESHOLD = 3
+P_BLANK_SKIP_LOGP = 4
+P_UNK_OFFSET = 5
+P_UNK_UNIGRAM = 6  # natural-log unigram p(<unk>)
+P_INVALID = 7  # score of a hypothesis that ends inside a word not in the lexicon
+N_FPARAMS = 8
+# iparams
+Q_BEAM_WIDTH = 0
+Q_TOKEN_TOP_K = 1
+Q_NUM_RESULTS = 2
+Q_LM_MODE = 3
+Q_CONSTRAIN = 4  # 1: words must be in the trie (lexicon)
+Q_HOTWORDS = 5
+Q_SPACE = 6  # token id of the word separator, -1 if none
+Q_LOOKAHEAD = 7
+Q_HAS_TRIE = 8
+N_IPARAMS = 9
+
+LM_NONE = 0
+LM_CHAR = 1
+LM_WORD = 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lae(a: float, b: float) -> float:
+    """log(exp(a) + exp(b))."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + np.log1p(np.exp(b - a))
+
+
+@njit(cache=True, nogil=True)
+def _complete_word(lm, trie, wnode, state, fp):
+    """Score the partial word at trie node `wnode` (-1: off the trie). Returns (bonus term, lp, state)."""
+    unk = lm.meta[META_UNK]
+    wid = trie.word[wnode] if wnode > 0 else -1
+    if wid < 0:
+        wid = unk
+    lp, nxt = lm_score(lm, state, wid)
+    term = fp[P_ALPHA] * lp
+    if wid == unk:
+        term += fp[P_UNK_OFFSET]
+    return term, lp, nxt
+
+
+@njit(cache=True, nogil=True)
+def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
+    """Row of prefix p + c, created on first use. Returns (row or -1 if forbidden, n_rows)."""
+    x = ints[p, I_CHILD]
+    while x >= 0:
+        if ints[x, I_TOKEN] == c:
+            return (-1 if ints[x, I_DEAD] else x), n_rows
+        x = ints[x, I_SIBLING]
+    x = n_rows
+    space = ip[Q_SPACE]
+    lm_mode = ip[Q_LM_MODE]
+    last = ints[p, I_TOKEN]
+    at_start = p == 0 or last == space
+    bonus = floats[p, F_BONUS]
+    lms = floats[p, F_LMSCORE]
+    pending = floats[p, F_PENDING]
+    state = ints[p, I_LMSTATE]
+    wnode = ints[p, I_WORDNODE]
+    hnode = ints[p, I_HOTNODE]
+    dead = 0
+    if c == space:
+        if not at_start:
+            if ip[Q_CONSTRAIN] and (wnode <= 0 or trie.word[wnode] == -1):
+                dead = 1
+            if lm_mode == LM_WORD:
+                term, lp, state = _complete_word(lm, trie, wnode, state, fp)
+                bonus += term - pending
+                pending = 0.0
+                lms += lp
+        if lm_mode == LM_CHAR:
+            lp, state = lm_score(lm, state, tok2lm[c])
+            bonus += fp[P_ALPHA] * lp
+            lms += lp
+        wnode = 0
+    else:
+        if at_start:
+            bonus += fp[P_BETA]
+        if lm_mode == LM_CHAR:
+            lp, state = lm_score(lm, state, tok2lm[c])
+            bonus += fp[P_ALPHA] * lp
+            lms += lp
+        if ip[Q_HAS_TRIE]:
+            nxt = ht_get(trie.keys, trie.vals, wnode * vsize + c) if wnode >= 0 else -1
+            if nxt < 0 and ip[Q_CONSTRAIN]:
+                dead = 1
+            if lm_mode == LM_WORD:
+                if nxt >= 0:
+                    new_pending = fp[P_ALPHA] * trie.best[nxt] if ip[Q_LOOKAHEAD] else 0.0
+                else:
+                    new_pending = fp[P_ALPHA] * fp[P_UNK_UNIGRAM] + fp[P_UNK_OFFSET]
+                bonus += new_pending - pending
+                pending = new_pending
+            wnode = nxt
+    if ip[Q_HOTWORDS]:
+        if hnode == 0:
+            if at_start and c != space:
+                nxt = ht_get(hot.keys, hot.vals, c)
+                if nxt > 0:
+                    bonus += hot.score[nxt]
+                    hnode = nxt
+        else:
+            nxt = ht_get(hot.keys, hot.vals, hnode * vsize + c)
+            if nxt > 0:
+                bonus += hot.score[nxt] - hot.score[hnode]
+                hnode = nxt
+            elif c == space and hot.final[hnode]:
+                hnode = 0  # phrase completed at a word boundary: its bonus stays
+            else:
+                bonus += hot.keep[hnode] - hot.score[hnode]
+                hnode = 0
+    ints[x, I_PARENT] = p
+    ints[x, I_TOKEN] = c
+    ints[x, I_CHILD] = -1
+    ints[x, I_SIBLING] = ints[p, I_CHILD]
+    ints[p, I_CHILD] = x
+    ints[x, I_LMSTATE] = state
+    ints[x, I_WORDNODE] = wnode
+    ints[x, I_HOTNODE] = hnode
+    ints[x, I_DEAD] = dead
+    ints[x, I_SLOT_T] = -1
+    ints[x, I_SLOT] = -1
+    floats[x, F_BONUS] = bonus
+    floats[x, F_LMSCORE] = lms
+    floats[x, F_PENDING] = pending
+    return (-1 if dead else x), n_rows + 1
+
+
+@njit(cache=True, nogil=True)
+def _finalize(ints, floats, x, lm, trie, hot, fp, ip):
+    """(bonus, lm score) of prefix x once the utterance ends: partial word, </s>, open hotword."""
+    bonus = floats[x, F_BONUS]
+    lms = floats[x, F_LMSCORE]
+    lm_mode = ip[Q_LM_MODE]
+    space = ip[Q_SPACE]
+    state = ints[x, I_LMSTATE]
+    wnode = ints[x, I_WORDNODE]
+    mid_word = x != 0 and ints[x, I_TOKEN] != space
+    if mid_word and ip[Q_CONSTRAIN] and (wnode <= 0 or trie.word[wnode] == -1):
+        bonus += fp[P_INVALID]
+    if lm_mode == LM_WORD:
+        if mid_word:
+            term, lp, state = _complete_word(lm, trie, wnode, state, fp)
+            bonus += term - floats[x, F_PENDING]
+            lms += lp
+        lp, state = lm_score(lm, state, lm.meta[META_EOS])
+        bonus += fp[P_ALPHA] * lp
+        lms += lp
+    elif lm_mode == LM_CHAR:
+        lp, state = lm_score(lm, state, lm.meta[META_EOS])
+        bonus += fp[P_ALPHA] * lp
+        lms += lp
+    hnode = ints[x, I_HOTNODE]
+    if ip[Q_HOTWORDS] and hnode > 0 and not hot.final[hnode]:
+        bonus += hot.keep[hnode] - hot.score[hnode]
+    return bonus, lms
+
+
+@njit(cache=True, nogil=True)
+def ctc_align(log_probs, length, tokens, n_tokens, frames):
+    """CTC Viterbi forced alignment: frames[j] = (first, last) frame where token j is emitted.
+
+    Best single path through the blank-interleaved label sequence
+    (Graves et al., ICML 2006, section 4.1 lattice). Returns the path's
+    log-probability (-inf and frames -1 when the labels do not fit in `length` frames).
+    """
+    n_states = 2 * n_tokens + 1
+    T = length
+    score = np.full(n_states, NEG_INF)
+    prev = np.empty(n_states)
+    back = np.zeros((max(T, 1), n_states), np.int8)
+    for j in range(n_tokens):
+        frames[j, 0] = -1
+        frames[j, 1] = -1
+    if T == 0:
+        return 0.0 if n_tokens == 0 else NEG_INF
+    score[0] = log_probs[0, 0]
+    if n_tokens > 0:
+        score[1] = log_probs[0, tokens[0]]
+    for t in range(1, T):
+        prev[:] = score
+        for s in range(n_states):
+            lab = 0 if s % 2 == 0 else tokens[s // 2]
+            best = prev[s]
+            step = 0
+            if s >= 1 and prev[s - 1] > best:
+                best = prev[s - 1]
+                step = 1
+            if s >= 2 and lab != 0 and lab != tokens[s // 2 - 1] and prev[s - 2] > best:
+                best = prev[s - 2]
+                step = 2
+            score[s] = best + log_probs[t, lab]
+            back[t, s] = step
+    s = n_states - 1
+    if n_states >= 2 and score[n_states - 2] > score[s]:
+        s = n_states - 2
+    total = score[s]
+    if total == NEG_INF:
+        return total
+    for t in range(T - 1, -1, -1):
+        if s % 2 == 1:
+            j = s // 2
+            if frames[j, 1] < 0:
+                frames[j, 1] = t
+            frames[j, 0] = t
+        s -= back[t, s]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tokens, out_frames, out_lengths, out_scores):
+    """Decode frames [0, length) of one `[T, V]` log-prob matrix into the N best prefixes.
+
+    Writes, for result r < min(num_results, survivors): out_tokens[r, :n] token ids,
+    out_frames[r, :n] (first, last) frame per token, out_lengths[r] = n and
+    out_scores[r] = (total score, acoustic log p, raw LM log p). Other rows get length -1.
+    Returns the number of results written.
+    """
+    vsize = log_probs.shape[1]
+    beam_width = ip[Q_BEAM_WIDTH]
+    top_k = ip[Q_TOKEN_TOP_K]
+    token_min = fp[P_TOKEN_MIN_LOGP]
+    threshold = fp[P_BEAM_THRESHOLD]
+    blank_skip = fp[P_BLANK_SKIP_LOGP]
+    cap = max(1024, 16 * beam_width)
+    ints = np.empty((cap, N_INT), np.int32)
+    floats = np.empty((cap, N_FLOAT), np.float64)
+    ints[0, I_PARENT] = -1
+    ints[0, I_TOKEN] = 0
+    ints[0, I_CHILD] = -1
+    ints[0, I_SIBLING] = -1
+    ints[0, I_LMSTATE] = lm.meta[META_BOS_STATE] if ip[Q_LM_MODE] != LM_NONE else 0
+    ints[0, I_WORDNODE] = 0
+    ints[0, I_HOTNODE] = 0
+    ints[0, I_DEAD] = 0
+    ints[0, I_SLOT_T] = -1
+    ints[0, I_SLOT] = -1
+    floats[0, :] = 0.0
+    n_rows = 1
+
+    max_next = beam_width * vsize + 1
+    beam = np.empty(beam_width, np.int32)
+    pb = np.empty(beam_width)
+    pnb = np.empty(beam_width)
+    nxt_row = np.empty(max_next, np.int32)
+    nxt_pb = np.empty(max_next)
+    nxt_pnb = np.empty(max_next)
+    nxt_score = np.empty(max_next)
+    cand = np.empty(vsize, np.int64)
+    cand_lp = np.empty(vsize)
+    beam[0] = 0
+    pb[0] = 0.0
+    pnb[0] = NEG_INF
+    n_beam = 1
+    best_prev = 0.0
+
+    for t in range(length):
+        lp = log_probs[t]
+        lp0 = lp[0]
+        frame_max = lp0
+        n_cand = 0
+        if lp0 < blank_skip:
+            for v in range(1, vsize):
+                lv = lp[v]
+                if lv > frame_max:
+                    frame_max = lv
+                if lv >= token_min:
+                    cand[n_cand] = v
+                    cand_lp[n_cand] = lv
+                    n_cand += 1
+            if n_cand > top_k:
+                order = np.argsort(-cand_lp[:n_cand])
+                kept = cand[order[:top_k]].copy()
+                cand[:top_k] = kept
+                n_cand = top_k
+        if n_cand == 0:
+            # Only blank and repeats: the set of prefixes does not change.
+            best_prev = NEG_INF
+            for i in range(n_beam):
+                last = ints[beam[i], I_TOKEN]
+                total = _lae(pb[i], pnb[i])
+                pnb[i] = pnb[i] + lp[last] if last > 0 else NEG_INF
+                pb[i] = total + lp0
+                s = _lae(pb[i], pnb[i]) + floats[beam[i], F_BONUS]
+                if s > best_prev:
+                    best_prev = s
+            continue
+
+        need = n_rows + n_beam * n_cand + 1
+        if need > cap:
+            cap = max(2 * cap, need)
+            grown_i = np.empty((cap, N_INT), np.int32)
+            grown_f = np.empty((cap, N_FLOAT), np.float64)
+            grown_i[:n_rows] = ints[:n_rows]
+            grown_f[:n_rows] = floats[:n_rows]
+            ints = grown_i
+            floats = grown_f
+        cutoff = best_prev + frame_max - threshold
+        n_next = 0
+        for i in range(n_beam):
+            p = beam[i]
+            last = ints[p, I_TOKEN]
+            p_b = pb[i]
+            p_nb = pnb[i]
+            total = _lae(p_b, p_nb)
+            if ints[p, I_SLOT_T] != t:
+                ints[p, I_SLOT_T] = t
+                ints[p, I_SLOT] = n_next
+                nxt_row[n_next] = p
+                nxt_pb[n_next] = NEG_INF
+                nxt_pnb[n_next] = NEG_INF
+                n_next += 1
+            k = ints[p, I_SLOT]
+            nxt_pb[k] = _lae(nxt_pb[k], total + lp0)
+            if last > 0:
+                nxt_pnb[k] = _lae(nxt_pnb[k], p_nb + lp[last])
+            p_bonus = floats[p, F_BONUS]
+            for j in range(n_cand):
+                c = cand[j]
+                ext = (p_b if c == last else total) + lp[c]
+                if ext + p_bonus < cutoff:
+                    continue
+                x, n_rows = _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip)
+                if x < 0:
+                    continue
+                if ints[x, I_SLOT_T] != t:
+                    ints[x, I_SLOT_T] = t
+                    ints[x, I_SLOT] = n_next
+                    nxt_row[n_next] = x
+                    nxt_pb[n_next] = NEG_INF
+                    nxt_pnb[n_next] = NEG_INF
+                    n_next += 1
+                k = ints[x, I_SLOT]
+                nxt_pnb[k] = _lae(nxt_pnb[k], ext)
+
+        best = NEG_INF
+        for k in range(n_next):
+            s = _lae(nxt_pb[k], nxt_pnb[k]) + floats[nxt_row[k], F_BONUS]
+            nxt_score[k] = s
+            if s > best:
+                best = s
+        floor = best - threshold
+        n_beam = 0
+        if n_next <= beam_width:
+            for k in range(n_next):
+                if nxt_score[k] >= floor:
+                    beam[n_beam] = nxt_row[k]
+                    pb[n_beam] = nxt_pb[k]
+                    pnb[n_beam] = nxt_pnb[k]
+                    n_beam += 1
+        else:
+            order = np.argsort(-nxt_score[:n_next])
+            for r in range(beam_width):
+                k = order[r]
+                if nxt_score[k] < floor:
+                    break
+                beam[n_beam] = nxt_row[k]
+                pb[n_beam] = nxt_pb[k]
+                pnb[n_beam] = nxt_pnb[k]
+                n_beam += 1
+        best_prev = best
+
+    # Finalize, rank, trace back and align the N best.
+    final = np.empty(n_beam)
+    lm_part = np.empty(n_beam)
+    am_part = np.empty(n_beam)
+    for i in range(n_beam):
+        am = _lae(pb[i], pnb[i])
+        bonus, lms = _finalize(ints, floats, beam[i], lm, trie, hot, fp, ip)
+        final[i] = am + bonus
+        am_part[i] = am
+        lm_part[i] = lms
+    order = np.argsort(-final)
+    n_out = min(ip[Q_NUM_RESULTS], n_beam, out_tokens.shape[0])
+    for r in range(out_tokens.shape[0]):
+        out_lengths[r] = -1
+    for r in range(n_out):
+        i = order[r]
+        x = beam[i]
+        depth = 0
+        y = x
+        while y != 0:
+            depth += 1
+            y = ints[y, I_PARENT]
+        y = x
+        for j in range(depth - 1, -1, -1):
+            out_tokens[r, j] = ints[y, I_TOKEN]
+            y = ints[y, I_PARENT]
+        out_lengths[r] = depth
+        out_scores[r, 0] = final[i]
+        out_scores[r, 1] = am_part[i]
+        out_scores[r, 2] = lm_part[i]
+        ctc_align(log_probs, length, out_tokens[r], depth, out_frames[r])
+    return n_out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def beam_search_batch_kernel(log_probs, lengths, order, lm, trie, hot, tok2lm, fp, ip, out_tokens, out_frames, out_lengths, out_scores):
+    """`beam_search_kernel` over a batch `[B, T, V]`, utterances spread over threads with prange.
+
+    `order` lists the utterances longest first, so that the dynamic schedule
+    (chunk size 1, set by the caller) finishes the long ones early.
+    """
+    for i in prange(order.shape[0]):
+        b = order[i]
+        beam_search_kernel(
+            log_probs[b], lengths[b], lm, trie, hot, tok2lm, fp, ip,
+            out_tokens[b], out_frames[b], out_lengths[b], out_scores[b],
+        )

@@ -1,0 +1,88 @@
+"""Evaluate a model on a manifest: WER/CER (percent) of the decoded text."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from recog.data.manifest import read_manifest
+from recog.features.io import AudioReadError, load_audio
+from recog.inference import AcousticModel, load_acoustic_model
+from recog.inference.decoding import Decoder
+from recog.metrics import ErrorCounts
+
+
+@dataclass
+class EvaluationResult:
+    """Corpus error rates and the per-utterance output.
+
+    Attributes:
+        wer, cer: percent.
+        utterances: utterances scored.
+        failed: (path, reason) of inputs that could not be read (not scored).
+        seconds: wall time of the evaluation.
+        audio_seconds: total duration of the scored audio.
+        rows: (path, reference, hypothesis) per scored utterance.
+    """
+
+    wer: float
+    cer: float
+    utterances: int
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def compute_log_probs(
+    model: AcousticModel | str | Path, manifest: str | Path, batch_size: int = 16, progress: bool = True
+) -> tuple[list[np.ndarray], list[str], list[str], list[tuple[str, str]], float]:
+    """Run the model over a manifest.
+
+    Returns (log-probs [T', V] per utterance, normalized references, paths,
+    failed (path, reason), total audio seconds). Unreadable files are reported and left out.
+    """
+    if not hasattr(model, "log_probs"):
+        model = load_acoustic_model(model)
+    utterances = read_manifest(manifest)
+    outputs, refs, paths, failed = [], [], [], []
+    audio_seconds = 0.0
+    rate = model.features.sample_rate
+    for start in tqdm(range(0, len(utterances), batch_size), desc="evaluate", file=sys.stderr,
+                      disable=not progress, mininterval=1):
+        feats, kept = [], []
+        for u in utterances[start : start + batch_size]:
+            try:
+                wave = load_audio(u.path, rate)
+            except AudioReadError as err:
+                failed.append((str(u.path), str(err)))
+                continue
+            audio_seconds += len(wave) / rate
+            feats.append(model.featurize(wave))
+            kept.append(u)
+        if not feats:
+            continue
+        outputs.extend(model.log_probs(feats))
+        refs.extend(model.normalizer(u.text) for u in kept)
+        paths.extend(str(u.path) for u in kept)
+    return outputs, refs, paths, failed, audio_seconds
+
+
+def evaluate(model: AcousticModel, manifest: str | Path, decoder: Decoder, progress: bool = True) -> EvaluationResult:
+    """Decode every utterance of `manifest` and score it against its reference."""
+    start = time.time()
+    log_probs, refs, paths, failed, audio_seconds = compute_log_probs(model, manifest, progress=progress)
+    counts = ErrorCounts()
+    rows = []
+    for lp, ref, path in zip(log_probs, refs, paths, strict=True):
+        hyp = decoder(lp).text
+        counts.add(ref, hyp)
+        rows.append((path, ref, hyp))
+    for path, why in failed:
+        print(f"warning: not scored: {why}", file=sys.stderr)
+    return EvaluationResult(counts.wer, counts.cer, counts.utterances, failed, time.time() - start, audio_seconds, rows)

@@ -1,0 +1,45 @@
+"""Log-mel features on the runtime side (numpy + librosa, no torch).
+
+Same numbers as `recog.features.audio.LogMel` (tested within 1e-4).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import librosa
+import numpy as np
+
+from recog.features.config import AudioFeatureConfig
+
+
+@lru_cache(maxsize=8)
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """Slaney mel filterbank [n_mels, n_fft/2+1] float32."""
+    return librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=False, norm="slaney"
+    ).astype(np.float32)
+
+
+def log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
+    """Waveform [N] float32 at config.sample_rate -> log-mel [T, n_mels] float32, T = 1 + N // hop."""
+    stft = librosa.stft(
+        wave.astype(np.float32),
+        n_fft=config.fft_size,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+    )
+    power = (stft.real**2 + stft.imag**2).astype(np.float32)
+    filters = _mel_filters(config.sample_rate, config.fft_size, config.n_mels, config.f_min, config.top_freq)
+    feats = np.log(filters @ power + config.log_floor).T  # [T, F]
+    if config.normalize == "utterance":
+        feats = normalize_utterance(feats)
+    return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Zero mean, unit variance per feature band over time. feats: [T, F]."""
+    return (feats - feats.mean(0, keepdims=True)) / (feats.std(0, keepdims=True) + eps)

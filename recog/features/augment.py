@@ -1,0 +1,99 @@
+"""Training-time augmentation: waveform perturbation and SpecAugment (torch)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torchaudio
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation applied to training utterances only.
+
+    Attributes:
+        speed: speed-perturbation factors drawn uniformly in [lo, hi]
+            (Ko et al. 2015: resampling changes tempo and pitch together); [1, 1] = off.
+        vtlp: vocal-tract-length warp factors in [lo, hi] (Jaitly & Hinton 2013); [1, 1] = off.
+        gain_db: random gain in decibels, uniform in [lo, hi].
+        noise_prob: probability of adding noise to an utterance.
+        snr_db: signal-to-noise ratio range in dB for the added noise.
+        freq_masks: SpecAugment frequency masks per utterance (Park et al. 2019).
+        freq_mask_width: maximum width of each frequency mask, in bands.
+        time_masks: SpecAugment time masks per utterance.
+        time_mask_width: maximum width of each time mask, in frames.
+        time_mask_ratio: a time mask never exceeds this fraction of the utterance.
+    """
+
+    speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    vtlp: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    gain_db: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    noise_prob: float = 0.0
+    snr_db: list[float] = field(default_factory=lambda: [10.0, 40.0])
+    freq_masks: int = 0
+    freq_mask_width: int = 8
+    time_masks: int = 0
+    time_mask_width: int = 20
+    time_mask_ratio: float = 0.2
+
+
+def uniform(rng: torch.Generator, bounds: list[float]) -> float:
+    """One draw from U[lo, hi] using `rng`."""
+    lo, hi = bounds
+    return lo + (hi - lo) * torch.rand((), generator=rng).item()
+
+
+def speed_perturb(wave: torch.Tensor, sample_rate: int, factor: float) -> torch.Tensor:
+    """Play `wave` [N] `factor` times faster (pitch moves too): [N] -> [~N / factor]."""
+    if abs(factor - 1.0) < 1e-3:
+        return wave
+    # Resample from rate*factor to rate; rates rounded to a 100 Hz grid keep the filter small.
+    src = int(round(sample_rate * factor / 100)) * 100
+    return torchaudio.functional.resample(wave, src, sample_rate)
+
+
+def add_noise(wave: torch.Tensor, snr_db: float, rng: torch.Generator) -> torch.Tensor:
+    """Add white or pink-ish (first-order lowpass of white) noise at `snr_db` to [N]."""
+    noise = torch.randn(wave.shape, generator=rng)
+    if torch.rand((), generator=rng).item() < 0.5:
+        noise = torchaudio.functional.lfilter(
+            noise.unsqueeze(0), torch.tensor([1.0, -0.95]), torch.tensor([1.0, 0.0]), clamp=False
+        )[0]
+    signal_power = wave.pow(2).mean().clamp_min(1e-10)
+    noise_power = noise.pow(2).mean().clamp_min(1e-10)
+    scale = torch.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
+    return wave + scale * noise
+
+
+def perturb_wave(
+    wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator
+) -> torch.Tensor:
+    """Speed, gain and noise perturbation of one waveform [N] float32."""
+    wave = speed_perturb(wave, sample_rate, uniform(rng, cfg.speed))
+    gain = uniform(rng, cfg.gain_db)
+    if gain:
+        wave = wave * 10 ** (gain / 20)
+    if cfg.noise_prob > 0 and torch.rand((), generator=rng).item() < cfg.noise_prob:
+        wave = add_noise(wave, uniform(rng, cfg.snr_db), rng)
+    return wave
+
+
+def spec_augment(feats: torch.Tensor, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor:
+    """SpecAugment masking (Park et al. 2019) of features [T, F]; masked cells become 0
+    (the mean after per-utterance normalization). Returns a new tensor."""
+    feats = feats.clone()
+    num_frames, num_bands = feats.shape
+    for _ in range(cfg.freq_masks):
+        width = int(torch.randint(0, cfg.freq_mask_width + 1, (), generator=rng))
+        start = int(torch.randint(0, max(1, num_bands - width), (), generator=rng))
+        feats[:, start : start + width] = 0.0
+    max_width = min(cfg.time_mask_width, int(math.floor(cfg.time_mask_ratio * num_frames)))
+    for _ in range(cfg.time_masks):
+        if max_width < 1:
+            break
+        width = int(torch.randint(0, max_width + 1, (), generator=rng))
+        start = int(torch.randint(0, max(1, num_frames - width), (), generator=rng))
+        feats[start : start + width, :] = 0.0
+    return feats

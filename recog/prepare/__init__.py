@@ -1,0 +1,1 @@
+"""Corpus preparation: read a corpus in its own layout, write JSONL manifests (offline)."""

@@ -1,0 +1,36 @@
+"""Device and precision selection: CUDA (bf16 autocast, cuDNN) when present, else CPU."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """"auto" -> cuda when available, else cpu; "cpu"/"cuda" are taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def configure_backend(device: torch.device, threads: int = 0) -> None:
+    """cuDNN autotuning and TF32 on CUDA; intra-op thread count on CPU."""
+    if device.type == "cuda":
+        torch.backends.cudnn.enabled = True
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif threads > 0:
+        torch.set_num_threads(threads)
+
+
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA for "auto"/"bf16"; no-op for fp32 and on CPU with "auto"."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return contextlib.nullcontext()
+    if precision not in ("auto", "bf16"):
+        raise ValueError(f"train.precision must be auto, fp32 or bf16, got {precision!r}")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
