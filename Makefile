@@ -7,7 +7,7 @@ SHARED ?= ../shared/data
 NPROC ?= 1
 STAMP := .venv/.installed
 
-.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits bench clean-venv
+.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits ship-digits bench clean-venv
 
 setup: $(STAMP)
 
@@ -31,7 +31,7 @@ lint: setup
 	$(PY) -m ruff check recog tests tools pipelines
 
 demo: setup
-	$(RECOG) transcribe --model models/digits-en/model.pt models/digits-en/samples -o /dev/stdout --quiet-progress
+	$(RECOG) transcribe --model models/digits-en/model.pt models/digits-en/samples --text-only --quiet-progress
 
 # ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
 DIGITS_DATA := pipelines/digits/data
@@ -43,9 +43,14 @@ prepare-digits: setup sysdeps
 train-digits: prepare-digits
 	$(RECOG) train pipelines/digits/config.json $(ARGS)
 
+DIGITS_MODEL ?= exp/digits/best.pt
 eval-digits: setup
-	$(RECOG) evaluate --model exp/digits/best.pt $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
-	$(RECOG) evaluate --model exp/digits/best.pt $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
+	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
+	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
+
+# Copy the trained model into models/digits-en without optimizer state.
+ship-digits: setup
+	$(PY) -c "from recog.train.checkpoint import release_checkpoint as r; print(r('exp/digits/best.pt', 'models/digits-en/model.pt'), 'bytes')"
 
 bench: setup
 	$(PY) tools/bench_all.py

@@ -70,6 +70,7 @@ class TrainConfig:
         num_workers: data-loader worker processes (0 = in the main process).
         threads: torch intra-op threads on CPU (0 = torch's default).
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
+        sortagrad: first epoch in order of increasing length (see BucketSampler).
     """
 
     epochs: int = 30
@@ -84,6 +85,7 @@ class TrainConfig:
     num_workers: int = 0
     threads: int = 0
     max_minutes: float = 0.0
+    sortagrad: bool = True
 
 
 @dataclass

@@ -36,13 +36,13 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
+
+from recog.features.io import resample
 
 VERSION = 1  # bump when equal parameters would now give different audio
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -208,7 +208,7 @@ def render(utt: Utterance, wav_dir: Path, tmp_dir: Path) -> tuple[dict, bool, fl
     if len(x) == 0 or (peak := float(np.abs(x).max())) < 1e-4:
         raise SynthError(f"{utt.speaker}: {cmd[0]} wrote silence for {utt.text!r}")
     if sr != SAMPLE_RATE:
-        x = resample_poly(x, SAMPLE_RATE // gcd(SAMPLE_RATE, sr), sr // gcd(SAMPLE_RATE, sr))
+        x = resample(x.astype(np.float32), sr, SAMPLE_RATE)
     start, end = speech_bounds(x, SAMPLE_RATE)
     speech = x[start:end] * (10 ** (utt.peak_dbfs / 20) / np.abs(x[start:end]).max())
     lead, trail = (np.zeros(round(p * SAMPLE_RATE)) for p in utt.pad_s)

@@ -1,52 +1,115 @@
-"""`recog transcribe --model M INPUT... [-o out.jsonl]`: batch transcription to JSONL."""
+"""`recog transcribe --model M INPUT... [-o out.jsonl]`: batch transcription to JSONL (+ CTM, SRT).
+
+Scale out on one machine with `torchrun --nproc-per-node N recog transcribe ...`
+(each process takes the inputs of its RANK), or on many with `--shard i/N`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from recog.commands._decoding_args import add_decoder_args, decoder_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transcribe", help="transcribe files, folders, globs or manifests to JSONL")
-    p.add_argument("--model", required=True, help="checkpoint (.pt) or exported model (.onnx)")
-    p.add_argument("inputs", nargs="+", help="audio files, folders, glob patterns, .jsonl manifests, or - for stdin")
+    p = sub.add_parser("transcribe", help="transcribe files, folders, globs, manifests or lists to JSONL")
+    p.add_argument("--model", required=True, help="exported model (.onnx) or checkpoint (.pt, needs torch)")
+    p.add_argument("inputs", nargs="+",
+                   help="audio files, folders, glob patterns, .jsonl manifests, .txt path lists, or - for stdin")
     p.add_argument("-o", "--output", default="-", help="output JSONL (default stdout); an existing file is resumed")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--ctm", default=None, metavar="FILE", help="also write word times as CTM (appended)")
+    p.add_argument("--srt", default=None, metavar="DIR", help="also write one SubRip .srt per input into DIR")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="take every N-th input starting at I (default: RANK/WORLD_SIZE under torchrun)")
+    p.add_argument("--batch-size", type=int, default=16, help="files read and run together")
+    p.add_argument("--chunk-seconds", type=float, default=30.0, help="longer inputs are cut into windows this long")
+    p.add_argument("--min-seconds", type=float, default=0.05, help="shorter inputs are reported as errors")
+    p.add_argument("--ext", action="append", default=None, metavar=".EXT",
+                   help="audio extensions searched in folders (repeatable; default common audio types)")
     p.add_argument("--text-only", action="store_true", help="print 'path<TAB>text' lines instead of JSON")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar")
     add_decoder_args(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from recog.inference import load_acoustic_model
-    from recog.transcribe import expand_inputs, pending, transcribe_paths
+def default_threads(requested: int) -> int:
+    """Split the cores among the processes of this machine (torchrun's LOCAL_WORLD_SIZE)."""
+    if requested > 0:
+        return requested
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    return max(1, (os.cpu_count() or 1) // local) if local > 1 else 0
 
-    model = load_acoustic_model(args.model, threads=args.threads)
-    decoder = decoder_from_args(args, model)
-    paths = expand_inputs(args.inputs)
+
+def load_recognizer(args: argparse.Namespace):
+    """Model (ONNX: torch-free; checkpoint: needs torch) + decoder from the arguments."""
+    from recog.inference import load_acoustic_model
+    from recog.runtime import Recognizer
+
+    try:
+        model = load_acoustic_model(args.model, threads=default_threads(args.threads))
+    except ModuleNotFoundError as err:
+        if err.name in ("torch", "torchaudio"):
+            raise SystemExit(f"error: {args.model}: a checkpoint needs torch (pip install 'recog[train]'); "
+                             "export it with `recog export` and pass the .onnx file") from None
+        raise
+    return Recognizer(model, decoder_from_args(args, model), chunk_seconds=args.chunk_seconds,
+                      min_seconds=args.min_seconds)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recog.runtime.metadata import ModelFormatError
+    from recog.transcribe import (
+        AUDIO_EXTENSIONS,
+        Sinks,
+        common_root,
+        expand_inputs,
+        parse_shard,
+        pending,
+        shard_from_env,
+        shard_output,
+        shard_paths,
+        transcribe_paths,
+    )
+
+    try:
+        index, count = parse_shard(args.shard) if args.shard else shard_from_env()
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    if count > 1 and "-" in args.inputs and not args.shard:
+        raise SystemExit("error: several processes cannot share stdin; put the paths in a .txt list")
+    try:
+        recognizer = load_recognizer(args)
+    except (ModelFormatError, OSError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    everything = expand_inputs(args.inputs, args.ext or AUDIO_EXTENSIONS)
+    paths = shard_paths(everything, index, count)
     to_stdout = args.output in ("-", "/dev/stdout")
     output = None if to_stdout else Path(args.output)
     paths, skipped = pending(paths, output)
     if skipped:
         print(f"resuming: {skipped} input(s) already in {output}", file=sys.stderr)
-    if to_stdout:
-        sink = sys.stdout
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        sink = output.open("a", encoding="utf-8")
-    try:
-        if args.text_only:
-            sink = _TextOnly(sink)
-        summary = transcribe_paths(model, decoder, paths, sink, batch_size=args.batch_size,
+    with ExitStack() as stack:
+        if to_stdout:
+            sink = sys.stdout
+        else:
+            target = shard_output(output, index, count)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(target.open("a", encoding="utf-8"))
+        ctm = None
+        if args.ctm:
+            ctm_path = shard_output(Path(args.ctm), index, count)
+            ctm_path.parent.mkdir(parents=True, exist_ok=True)
+            ctm = stack.enter_context(ctm_path.open("a", encoding="utf-8"))
+        sinks = Sinks(_TextOnly(sink) if args.text_only else sink, ctm,
+                      Path(args.srt) if args.srt else None, common_root(everything))
+        summary = transcribe_paths(recognizer, paths, sinks, batch_size=args.batch_size,
                                    progress=not args.quiet_progress and sys.stderr.isatty())
-    finally:
-        if not to_stdout:
-            sink.close()
-    print(f"transcribed {summary.transcribed}, failed {summary.failed}, already done {skipped}; "
+    shard = f" (shard {index}/{count})" if count > 1 else ""
+    print(f"transcribed {summary.transcribed}, failed {summary.failed}, already done {skipped}{shard}; "
           f"{summary.audio_seconds:.1f} s of audio", file=sys.stderr)
     return 1 if summary.failed else 0
 
@@ -65,6 +128,3 @@ class _TextOnly:
 
     def flush(self) -> None:
         self.sink.flush()
-
-    def close(self) -> None:
-        self.sink.close()

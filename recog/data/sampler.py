@@ -22,6 +22,8 @@ class BucketSampler:
             fixed order sorted by length (evaluation).
         seed: base seed; the epoch (see `set_epoch`) is added to it.
         max_batch: cap on utterances per batch.
+        sortagrad: in epoch 0 give the batches shortest first (SortaGrad,
+            Amodei et al. 2016: short utterances first help CTC find alignments).
     """
 
     def __init__(
@@ -31,12 +33,14 @@ class BucketSampler:
         shuffle: bool = True,
         seed: int = 0,
         max_batch: int = 256,
+        sortagrad: bool = False,
     ):
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.max_frames = int(max_frames)
         self.shuffle = shuffle
         self.seed = seed
         self.max_batch = max_batch
+        self.sortagrad = sortagrad
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -64,7 +68,7 @@ class BucketSampler:
             longest = max(longest, n)
         if current:
             batches.append(current)
-        if self.shuffle:
+        if self.shuffle and not (self.sortagrad and self.epoch == 0):
             perm = rng.permutation(len(batches))
             batches = [batches[i] for i in perm]
         return batches

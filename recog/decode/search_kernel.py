@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from recog.decode.hashtable import ht_get
+from recog.decode.hashtable import _mix, ht_get
 from recog.decode.lm import META_BOS_STATE, META_EOS, META_UNK, lm_score
 
 NEG_INF = -np.inf
@@ -39,15 +39,14 @@ NEG_INF = -np.inf
 # Integer fields of a prefix-tree row.
 I_PARENT = 0
 I_TOKEN = 1  # last label of the prefix (0 for the empty prefix)
-I_CHILD = 2  # first child row, -1 if none
-I_SIBLING = 3  # next sibling row, -1 if none
-I_LMSTATE = 4
-I_WORDNODE = 5  # word-trie node of the partial word: 0 = none yet, -1 = left the trie (OOV)
-I_HOTNODE = 6
-I_DEAD = 7  # 1: the extension is forbidden (lexicon)
-I_SLOT_T = 8  # frame at which `I_SLOT` was assigned
-I_SLOT = 9  # row in the next-frame arrays
-N_INT = 10
+I_LMSTATE = 2
+I_WORDNODE = 3  # word-trie node of the partial word: 0 = none yet, -1 = left the trie (OOV)
+I_HOTNODE = 4
+I_DEAD = 5  # 1: the extension is forbidden (lexicon)
+I_SLOT_T = 6  # frame at which `I_SLOT` was assigned
+I_SLOT = 7  # row in the next-frame arrays
+I_OOVRUN = 8  # 1: the last completed word was out of vocabulary (word LM)
+N_INT = 9
 # Float fields.
 F_BONUS = 0  # all non-acoustic score terms
 F_LMSCORE = 1  # raw natural-log LM probability of completed units
@@ -92,27 +91,61 @@ def _lae(a: float, b: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _complete_word(lm, trie, wnode, state, fp):
-    """Score the partial word at trie node `wnode` (-1: off the trie). Returns (bonus term, lp, state)."""
+def _complete_word(lm, trie, wnode, state, oov_run, fp):
+    """Score the partial word at trie node `wnode` (-1: off the trie) under a word LM.
+
+    Returns (bonus term, raw LM log p, next state, 1 if the word is out of vocabulary).
+    A run of out-of-vocabulary words is one unknown event to the LM: only its
+    first word pays log p(<unk>) and the offset, so that splitting unknown
+    text into words costs the same as gluing it into one (acoustics decide).
+    """
     unk = lm.meta[META_UNK]
     wid = trie.word[wnode] if wnode > 0 else -1
     if wid < 0:
         wid = unk
-    lp, nxt = lm_score(lm, state, wid)
+    if wid == unk and oov_run:
+        return 0.0, 0.0, state, 1
+    lp, nxt = lm_score(lm, np.int64(state), np.int64(wid))
     term = fp[P_ALPHA] * lp
     if wid == unk:
         term += fp[P_UNK_OFFSET]
-    return term, lp, nxt
+    return term, lp, nxt, int(wid == unk)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slot(hkeys, key):
+    """Slot of `key` in the open-addressing child map: where it is, or the empty slot to fill."""
+    mask = hkeys.shape[0] - 1
+    i = np.int64(_mix(key) & np.uint64(mask))
+    while hkeys[i] != key and hkeys[i] != -1:
+        i = (i + 1) & mask
+    return i
 
 
 @njit(cache=True, nogil=True)
-def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
-    """Row of prefix p + c, created on first use. Returns (row or -1 if forbidden, n_rows)."""
-    x = ints[p, I_CHILD]
-    while x >= 0:
-        if ints[x, I_TOKEN] == c:
-            return (-1 if ints[x, I_DEAD] else x), n_rows
-        x = ints[x, I_SIBLING]
+def _rehash(ints, n_rows, vsize, cap):
+    """A child map of capacity `cap` (power of two) holding rows 1..n_rows-1."""
+    hkeys = np.full(cap, -1, np.int64)
+    hvals = np.empty(cap, np.int32)
+    for x in range(1, n_rows):
+        key = np.int64(ints[x, I_PARENT]) * vsize + ints[x, I_TOKEN]
+        i = _slot(hkeys, key)
+        hkeys[i] = key
+        hvals[i] = x
+    return hkeys, hvals
+
+
+@njit(cache=True, nogil=True)
+def _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
+    """Row of prefix p + c, created on first use. Returns (row or -1 if forbidden, n_rows).
+
+    The caller keeps the child map `hkeys/hvals` under half full.
+    """
+    key = np.int64(p) * vsize + c
+    h = _slot(hkeys, key)
+    if hkeys[h] == key:
+        x = hvals[h]
+        return (-1 if ints[x, I_DEAD] else x), n_rows
     x = n_rows
     space = ip[Q_SPACE]
     lm_mode = ip[Q_LM_MODE]
@@ -124,18 +157,19 @@ def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
     state = ints[p, I_LMSTATE]
     wnode = ints[p, I_WORDNODE]
     hnode = ints[p, I_HOTNODE]
+    oov_run = ints[p, I_OOVRUN]
     dead = 0
     if c == space:
         if not at_start:
             if ip[Q_CONSTRAIN] and (wnode <= 0 or trie.word[wnode] == -1):
                 dead = 1
             if lm_mode == LM_WORD:
-                term, lp, state = _complete_word(lm, trie, wnode, state, fp)
+                term, lp, state, oov_run = _complete_word(lm, trie, wnode, state, oov_run, fp)
                 bonus += term - pending
                 pending = 0.0
                 lms += lp
         if lm_mode == LM_CHAR:
-            lp, state = lm_score(lm, state, tok2lm[c])
+            lp, state = lm_score(lm, np.int64(state), np.int64(tok2lm[c]))
             bonus += fp[P_ALPHA] * lp
             lms += lp
         wnode = 0
@@ -143,7 +177,7 @@ def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
         if at_start:
             bonus += fp[P_BETA]
         if lm_mode == LM_CHAR:
-            lp, state = lm_score(lm, state, tok2lm[c])
+            lp, state = lm_score(lm, np.int64(state), np.int64(tok2lm[c]))
             bonus += fp[P_ALPHA] * lp
             lms += lp
         if ip[Q_HAS_TRIE]:
@@ -153,6 +187,8 @@ def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
             if lm_mode == LM_WORD:
                 if nxt >= 0:
                     new_pending = fp[P_ALPHA] * trie.best[nxt] if ip[Q_LOOKAHEAD] else 0.0
+                elif oov_run:
+                    new_pending = 0.0
                 else:
                     new_pending = fp[P_ALPHA] * fp[P_UNK_UNIGRAM] + fp[P_UNK_OFFSET]
                 bonus += new_pending - pending
@@ -175,15 +211,15 @@ def _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip):
             else:
                 bonus += hot.keep[hnode] - hot.score[hnode]
                 hnode = 0
+    hkeys[h] = key
+    hvals[h] = x
     ints[x, I_PARENT] = p
     ints[x, I_TOKEN] = c
-    ints[x, I_CHILD] = -1
-    ints[x, I_SIBLING] = ints[p, I_CHILD]
-    ints[p, I_CHILD] = x
     ints[x, I_LMSTATE] = state
     ints[x, I_WORDNODE] = wnode
     ints[x, I_HOTNODE] = hnode
     ints[x, I_DEAD] = dead
+    ints[x, I_OOVRUN] = oov_run
     ints[x, I_SLOT_T] = -1
     ints[x, I_SLOT] = -1
     floats[x, F_BONUS] = bonus
@@ -206,14 +242,14 @@ def _finalize(ints, floats, x, lm, trie, hot, fp, ip):
         bonus += fp[P_INVALID]
     if lm_mode == LM_WORD:
         if mid_word:
-            term, lp, state = _complete_word(lm, trie, wnode, state, fp)
+            term, lp, state, _ = _complete_word(lm, trie, wnode, state, ints[x, I_OOVRUN], fp)
             bonus += term - floats[x, F_PENDING]
             lms += lp
-        lp, state = lm_score(lm, state, lm.meta[META_EOS])
+        lp, state = lm_score(lm, np.int64(state), np.int64(lm.meta[META_EOS]))
         bonus += fp[P_ALPHA] * lp
         lms += lp
     elif lm_mode == LM_CHAR:
-        lp, state = lm_score(lm, state, lm.meta[META_EOS])
+        lp, state = lm_score(lm, np.int64(state), np.int64(lm.meta[META_EOS]))
         bonus += fp[P_ALPHA] * lp
         lms += lp
     hnode = ints[x, I_HOTNODE]
@@ -293,16 +329,19 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
     floats = np.empty((cap, N_FLOAT), np.float64)
     ints[0, I_PARENT] = -1
     ints[0, I_TOKEN] = 0
-    ints[0, I_CHILD] = -1
-    ints[0, I_SIBLING] = -1
     ints[0, I_LMSTATE] = lm.meta[META_BOS_STATE] if ip[Q_LM_MODE] != LM_NONE else 0
     ints[0, I_WORDNODE] = 0
     ints[0, I_HOTNODE] = 0
     ints[0, I_DEAD] = 0
     ints[0, I_SLOT_T] = -1
     ints[0, I_SLOT] = -1
+    ints[0, I_OOVRUN] = 0
     floats[0, :] = 0.0
     n_rows = 1
+    hcap = 1
+    while hcap < 2 * cap:
+        hcap *= 2
+    hkeys, hvals = _rehash(ints, n_rows, vsize, hcap)
 
     max_next = beam_width * vsize + 1
     beam = np.empty(beam_width, np.int32)
@@ -361,6 +400,11 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
             grown_f[:n_rows] = floats[:n_rows]
             ints = grown_i
             floats = grown_f
+        if 2 * need > hkeys.shape[0]:
+            hcap = hkeys.shape[0]
+            while hcap < 4 * need:
+                hcap *= 2
+            hkeys, hvals = _rehash(ints, n_rows, vsize, hcap)
         cutoff = best_prev + frame_max - threshold
         n_next = 0
         for i in range(n_beam):
@@ -384,9 +428,9 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
             for j in range(n_cand):
                 c = cand[j]
                 ext = (p_b if c == last else total) + lp[c]
-                if ext + p_bonus < cutoff:
+                if ext + p_bonus < cutoff or ext == NEG_INF:
                     continue
-                x, n_rows = _child(ints, floats, n_rows, p, c, vsize, lm, trie, hot, tok2lm, fp, ip)
+                x, n_rows = _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2lm, fp, ip)
                 if x < 0:
                     continue
                 if ints[x, I_SLOT_T] != t:
@@ -405,7 +449,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
             nxt_score[k] = s
             if s > best:
                 best = s
-        floor = best - threshold
+        floor = max(best - threshold, -1e300)  # never keep impossible prefixes
         n_beam = 0
         if n_next <= beam_width:
             for k in range(n_next):
@@ -415,15 +459,31 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
                     pnb[n_beam] = nxt_pnb[k]
                     n_beam += 1
         else:
-            order = np.argsort(-nxt_score[:n_next])
-            for r in range(beam_width):
-                k = order[r]
-                if nxt_score[k] < floor:
-                    break
-                beam[n_beam] = nxt_row[k]
-                pb[n_beam] = nxt_pb[k]
-                pnb[n_beam] = nxt_pnb[k]
-                n_beam += 1
+            # The beam_width-th best score by partial sort (linear time); entries above it
+            # first, then ties with it, so that ties never push out a better entry.
+            kth = -np.partition(-nxt_score[:n_next], beam_width - 1)[beam_width - 1]
+            if kth >= floor:
+                for k in range(n_next):
+                    if nxt_score[k] > kth:
+                        beam[n_beam] = nxt_row[k]
+                        pb[n_beam] = nxt_pb[k]
+                        pnb[n_beam] = nxt_pnb[k]
+                        n_beam += 1
+                for k in range(n_next):
+                    if n_beam == beam_width:
+                        break
+                    if nxt_score[k] == kth:
+                        beam[n_beam] = nxt_row[k]
+                        pb[n_beam] = nxt_pb[k]
+                        pnb[n_beam] = nxt_pnb[k]
+                        n_beam += 1
+            else:
+                for k in range(n_next):
+                    if nxt_score[k] >= floor:
+                        beam[n_beam] = nxt_row[k]
+                        pb[n_beam] = nxt_pb[k]
+                        pnb[n_beam] = nxt_pnb[k]
+                        n_beam += 1
         best_prev = best
 
     # Finalize, rank, trace back and align the N best.

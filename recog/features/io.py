@@ -30,10 +30,10 @@ def load_audio(path: str | Path, sample_rate: int, min_seconds: float = 0.0) -> 
     shorter than `min_seconds`.
     """
     path = Path(path)
+    if not path.exists():
+        raise AudioReadError(f"{path}: file not found")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise AudioReadError(f"{path}: file not found") from None
     except Exception as err:  # soundfile raises LibsndfileError/RuntimeError/TypeError
         raise AudioReadError(f"{path}: cannot read audio ({err})") from None
     if data.shape[0] == 0:

@@ -101,7 +101,8 @@ def build_decoder(
         hyp = beam.decode(log_probs)[0]
         chars = [alphabet.tokens[t] for t in hyp.tokens]
         text = "".join(chars)
-        return DecodeResult(text.strip(), float(hyp.score), list(hyp.tokens), list(hyp.token_frames),
-                            words_from_frames(chars, list(hyp.token_frames), frame_rate))
+        starts = hyp.start_frames  # token_frames holds (first, last) frame pairs
+        return DecodeResult(text.strip(), float(hyp.score), list(hyp.tokens), starts,
+                            words_from_frames(chars, starts, frame_rate))
 
     return decode

@@ -69,3 +69,11 @@ def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dic
     model.load_state_dict(state["model"])
     model.eval()
     return model, config, alphabet, state
+
+
+def release_checkpoint(src: str | Path, dst: str | Path) -> int:
+    """Copy a checkpoint without optimizer/scheduler/RNG state (for shipping); returns bytes."""
+    state = load_state(src)
+    keep = {k: state[k] for k in ("format", "config", "alphabet", "model", "epoch", "step", "metrics", "elapsed") if k in state}
+    save_checkpoint(dst, keep)
+    return Path(dst).stat().st_size

@@ -102,7 +102,8 @@ class Trainer:
         config.model.vocab_size = len(self.alphabet)
         self.model = BiLSTMCTC(config.model).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-        self.sampler = BucketSampler(self.train_set.lengths(), tc.max_frames, shuffle=True, seed=config.seed)
+        self.sampler = BucketSampler(self.train_set.lengths(), tc.max_frames, shuffle=True, seed=config.seed,
+                                     sortagrad=tc.sortagrad)
         self.total_steps = tc.epochs * len(self.sampler)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, tc.warmup_steps, self.total_steps, tc.final_lr_ratio)

@@ -1,0 +1,71 @@
+"""`recog export CKPT -o model.onnx [--quantize int8]`: one self-describing ONNX file (+ its int8 twin)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (parity-checked), optionally int8")
+    p.add_argument("checkpoint", help="training checkpoint (.pt)")
+    p.add_argument("-o", "--output", required=True, help="model.onnx to write")
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="also write the dynamic-int8 twin (OUTPUT with .int8.onnx) if dev accuracy holds")
+    p.add_argument("--dev", action="append", default=None, metavar="MANIFEST",
+                   help="dev manifest(s) for the int8 accuracy check (default: the recipe's dev sets)")
+    p.add_argument("--max-increase", type=float, default=0.5,
+                   help="int8 is refused if any dev WER or CER grows by more than this (points)")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="max abs log-prob difference ONNX vs PyTorch")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads for the dev check (0 = all)")
+    p.set_defaults(func=run)
+
+
+def int8_path(output: Path) -> Path:
+    """`model.onnx` -> `model.int8.onnx`."""
+    return output.with_name(output.stem + ".int8" + (output.suffix or ".onnx"))
+
+
+def recipe_dev_sets(info_config: dict) -> list[Path]:
+    """The dev manifests named by the recipe stored in the model (absolute, existing only)."""
+    base = Path(info_config.get("base_dir", "."))
+    paths = [p if p.is_absolute() else base / p for p in map(Path, info_config.get("data", {}).get("dev", []))]
+    return [p for p in paths if p.is_file()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from recog.export import ExportError, export_onnx, quantize_int8
+    from recog.export.quantize import QuantizationRefused
+    from recog.train.checkpoint import CheckpointError
+
+    output = Path(args.output)
+    summary: dict = {"model": str(output)}
+    try:
+        report = export_onnx(args.checkpoint, output, tolerance=args.tolerance)
+    except (ExportError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({report.size_bytes / 1e6:.1f} MB); parity: max |log-prob diff| "
+          f"{report.max_abs_diff:.2e} on padded batches", file=sys.stderr)
+    summary.update(max_abs_diff=report.max_abs_diff, metrics=report.info.metrics)
+    code = 0
+    if args.quantize == "int8":
+        dev = [Path(d) for d in args.dev] if args.dev else recipe_dev_sets(report.info.config)
+        target = int8_path(output)
+        try:
+            q = quantize_int8(output, target, dev, max_increase=args.max_increase, threads=args.threads)
+            print(f"wrote {target} ({q.size_bytes / 1e6:.1f} MB)", file=sys.stderr)
+        except QuantizationRefused as err:
+            q, code = err.report, 1
+            print(f"error: {err}", file=sys.stderr)
+        except ExportError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        for line in q.lines():
+            print(f"int8 vs fp32 on {line}", file=sys.stderr)
+        summary["int8"] = {"model": str(target) if code == 0 else None, "fp32": q.fp32, "int8": q.int8,
+                           "max_increase": round(q.max_increase, 3)}
+    print(json.dumps(summary))
+    return code

@@ -1,0 +1,69 @@
+"""An exported `model.onnx` as an `AcousticModel`: onnxruntime + numpy features, no torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from recog.features.audio_np import log_mel
+from recog.runtime.batching import length_buckets, pad_batch
+from recog.runtime.metadata import ModelFormatError, ModelInfo
+
+
+def session_options(threads: int = 0) -> ort.SessionOptions:
+    """CPU session options: `threads` intra-op threads (0 = all cores), sequential execution."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(0, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return opts
+
+
+class OnnxAcousticModel:
+    """See `recog.inference.AcousticModel`. Reads everything it needs from the file's metadata.
+
+    Args:
+        path: a `model.onnx` written by `recog export`.
+        threads: onnxruntime intra-op threads (0 = onnxruntime's default, all cores).
+        max_batch_frames: padded feature frames per onnxruntime call (batch x longest).
+        providers: onnxruntime execution providers (default CPU).
+    """
+
+    def __init__(self, path: str | Path, threads: int = 0, max_batch_frames: int = 24000,
+                 providers: list[str] | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelFormatError(f"{self.path}: model file not found")
+        try:
+            self.session = ort.InferenceSession(str(self.path), session_options(threads),
+                                                providers=providers or ["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own exception types
+            raise ModelFormatError(f"{self.path}: cannot load ONNX model ({err})") from None
+        self.info = ModelInfo.from_props(self.session.get_modelmeta().custom_metadata_map, self.path)
+        self.alphabet = self.info.alphabet
+        self.features = self.info.features
+        self.normalizer = self.info.normalizer
+        self.frame_rate = self.info.frame_rate
+        self.name = self.info.name
+        self.max_batch_frames = max_batch_frames
+
+    def featurize(self, wave: np.ndarray) -> np.ndarray:
+        """Waveform [N] float32 at features.sample_rate -> log-mel [T, n_mels] float32."""
+        return log_mel(wave, self.features)
+
+    def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""
+        log_probs, out_lengths = self.session.run(None, {"features": padded, "lengths": lengths.astype(np.int32)})
+        return log_probs, out_lengths
+
+    def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:
+        """Features [T_i, F] each -> log-probs [T'_i, V] each, in length-bucketed batches."""
+        out: list[np.ndarray | None] = [None] * len(features)
+        for batch in length_buckets([f.shape[0] for f in features], self.max_batch_frames):
+            log_probs, out_lengths = self.run(*pad_batch([features[i] for i in batch]))
+            for row, i in enumerate(batch):
+                out[i] = log_probs[row, : int(out_lengths[row])]
+        return out  # type: ignore[return-value]

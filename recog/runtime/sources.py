@@ -1,0 +1,78 @@
+"""Random access to audio at the model's sample rate without loading a whole recording.
+
+A long recording is read one window at a time (seek + read + resample), so
+memory depends on the window, not on the length of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from recog.features.io import AudioReadError, resample
+
+
+class ArraySource:
+    """A waveform already in memory: [N] float32 at `sample_rate`."""
+
+    def __init__(self, wave: np.ndarray, sample_rate: int, name: str = "<array>"):
+        self.wave = np.ascontiguousarray(wave, dtype=np.float32)
+        self.sample_rate = sample_rate
+        self.name = name
+        self.num_samples = int(self.wave.shape[0])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) at the model rate, [stop - start] float32."""
+        return self.wave[start:stop]
+
+    def close(self) -> None:
+        pass
+
+
+class FileSource:
+    """A sound file read window by window, mono, resampled to `sample_rate`.
+
+    Raises `AudioReadError` naming the file when it cannot be opened or holds
+    non-finite samples.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int):
+        self.name = str(path)
+        self.sample_rate = sample_rate
+        try:
+            self.file = sf.SoundFile(str(path))
+        except Exception as err:  # LibsndfileError, RuntimeError, FileNotFoundError
+            raise AudioReadError(f"{path}: cannot read audio ({err})") from None
+        self.file_rate = int(self.file.samplerate)
+        self.num_samples = int(round(self.file.frames * sample_rate / self.file_rate))
+
+    @property
+    def seconds(self) -> float:
+        """Duration in seconds."""
+        return self.file.frames / self.file_rate
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) at the model rate, [stop - start] float32 (zero-padded at the end)."""
+        ratio = self.file_rate / self.sample_rate
+        first = int(math.floor(start * ratio))
+        last = min(self.file.frames, int(math.ceil(stop * ratio)) + 1)
+        try:
+            self.file.seek(first)
+            data = self.file.read(max(0, last - first), dtype="float32", always_2d=True)
+        except Exception as err:
+            raise AudioReadError(f"{self.name}: cannot read samples {first}..{last} ({err})") from None
+        wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        if not np.all(np.isfinite(wave)):
+            raise AudioReadError(f"{self.name}: audio holds NaN or infinite samples")
+        wave = resample(np.ascontiguousarray(wave), self.file_rate, self.sample_rate)
+        skip = int(round(start - first / ratio))
+        out = wave[skip : skip + (stop - start)]
+        if out.shape[0] < stop - start:
+            out = np.pad(out, (0, stop - start - out.shape[0]))
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def close(self) -> None:
+        self.file.close()

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from recog.features.audio import LogMel, warp_frequency
+from recog.features.audio_np import log_mel
+from recog.features.augment import AugmentConfig, perturb_wave, spec_augment
+from recog.features.config import AudioFeatureConfig
+from recog.features.io import AudioReadError, load_audio
+
+from .conftest import synth_utterance
+
+
+@pytest.mark.parametrize("normalize", ["utterance", "none"])
+@pytest.mark.parametrize("rate,n_mels", [(8000, 40), (16000, 80)])
+def test_torch_features_match_librosa(normalize, rate, n_mels):
+    cfg = AudioFeatureConfig(sample_rate=rate, n_mels=n_mels, normalize=normalize)
+    wave = synth_utterance("abc dab", rate=rate)
+    ours = LogMel(cfg)(torch.from_numpy(wave)).numpy()
+    ref = log_mel(wave, cfg)
+    assert ours.shape == ref.shape == (cfg.num_frames(len(wave)), n_mels)
+    assert np.abs(ours - ref).max() < 1e-4
+
+
+def test_features_match_on_real_speech(fsdd_dir):
+    cfg = AudioFeatureConfig(sample_rate=8000, n_mels=40)
+    wave = load_audio(next((fsdd_dir / "recordings").glob("*.wav")), 8000)
+    assert np.abs(LogMel(cfg)(torch.from_numpy(wave)).numpy() - log_mel(wave, cfg)).max() < 1e-4
+
+
+def test_load_audio_mono_and_resample(tmp_path):
+    wave = synth_utterance("ab", rate=16000)
+    stereo = np.stack([wave, wave * 0.5], axis=1)
+    sf.write(tmp_path / "s.flac", stereo, 16000)
+    out = load_audio(tmp_path / "s.flac", 8000)
+    assert out.dtype == np.float32 and out.ndim == 1
+    assert abs(len(out) - len(wave) // 2) <= 1
+
+
+def test_load_audio_errors_name_the_file(tmp_path):
+    (tmp_path / "bad.wav").write_bytes(b"not a wav file at all")
+    with pytest.raises(AudioReadError, match="bad.wav"):
+        load_audio(tmp_path / "bad.wav", 8000)
+    sf.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 8000)
+    with pytest.raises(AudioReadError, match="empty"):
+        load_audio(tmp_path / "empty.wav", 8000)
+    with pytest.raises(AudioReadError, match="not found"):
+        load_audio(tmp_path / "missing.wav", 8000)
+    sf.write(tmp_path / "short.wav", np.zeros(80, dtype=np.float32), 8000)
+    with pytest.raises(AudioReadError, match="too short"):
+        load_audio(tmp_path / "short.wav", 8000, min_seconds=0.05)
+
+
+def test_augmentation_changes_speed_and_masks():
+    rng = torch.Generator().manual_seed(0)
+    wave = torch.from_numpy(synth_utterance("abcd"))
+    fast = perturb_wave(wave, 8000, AugmentConfig(speed=[1.25, 1.25]), rng)
+    assert abs(len(fast) - len(wave) / 1.25) < 0.01 * len(wave)
+    feats = torch.randn(100, 40)
+    masked = spec_augment(feats, AugmentConfig(freq_masks=2, freq_mask_width=5, time_masks=2, time_mask_width=10), rng)
+    assert masked.shape == feats.shape
+    zero_bands = (masked == 0).all(0).sum().item()
+    zero_frames = (masked == 0).all(1).sum().item()
+    assert 0 < zero_bands <= 10 or 0 < zero_frames <= 20
+
+
+def test_frequency_warp_moves_energy():
+    spec = torch.zeros(129, 3)
+    spec[40] = 1.0
+    up = warp_frequency(spec, 1.1)
+    assert up[:, 0].argmax().item() == 44
