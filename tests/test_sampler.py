@@ -36,7 +36,7 @@ def test_sortagrad_first_epoch_shortest_first():
     s = BucketSampler(lengths, max_frames=300, shuffle=True, seed=0, sortagrad=True)
     firsts = [max(lengths[i] for i in b) for b in s.batches()]
     rising = np.mean(np.diff(firsts) > 0)
-    assert firsts[0] < 25 and firsts[-1] > 90 and rising > 0.8
+    assert firsts[0] < 25 and firsts[-1] > 90 and rising >= 0.75
     s.set_epoch(1)
     later = [max(lengths[i] for i in b) for b in s.batches()]
-    assert np.mean(np.diff(later) > 0) < 0.8
+    assert np.mean(np.diff(later) > 0) < 0.7
