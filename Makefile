@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[train,dev]'
 	touch $(STAMP)
 
 # Debian tools the digits recipe drives (speech synthesis for extra training voices).
@@ -41,7 +41,7 @@ prepare-digits: setup sysdeps
 	$(PY) -m pipelines.digits.synth --out $(DIGITS_DATA)/synth
 
 train-digits: prepare-digits
-	$(RECOG) train pipelines/digits/config.json $(ARGS)
+	$(RECOG) train pipelines/digits/config.toml $(ARGS)
 
 DIGITS_MODEL ?= exp/digits/best.pt
 eval-digits: setup
@@ -54,6 +54,20 @@ ship-digits: setup
 
 bench: setup
 	$(PY) tools/bench_all.py
+
+# A deployment: a fresh venv with `pip install .[runtime]` gets no torch and still transcribes.
+RUNTIME_VENV ?= /tmp/recog-runtime-venv
+RUNTIME_MODEL ?= models/digits-en/model.onnx
+RUNTIME_AUDIO ?= models/digits-en/samples
+
+runtime-check:
+	rm -rf $(RUNTIME_VENV) && (python3.11 -m venv $(RUNTIME_VENV) || python3 -m venv $(RUNTIME_VENV))
+	mkdir -p $(RUNTIME_VENV)/src && cp -r pyproject.toml README.md recog $(RUNTIME_VENV)/src/  # keeps build/ out of the tree
+	$(RUNTIME_VENV)/bin/python -m pip install -q '$(RUNTIME_VENV)/src[runtime]'
+	$(RUNTIME_VENV)/bin/python -c "import importlib.util as u; bad = [m for m in ('torch', 'torchaudio') if u.find_spec(m)]; assert not bad, bad"
+	cd $(RUNTIME_VENV) && bin/python -c "import sys, recog.runtime, recog.cli; assert 'torch' not in sys.modules"
+	cd $(RUNTIME_VENV) && bin/recog transcribe --model $(abspath $(RUNTIME_MODEL)) $(abspath $(RUNTIME_AUDIO)) --quiet-progress
+	@echo "runtime-check: ok (no torch in $(RUNTIME_VENV))"
 
 clean-venv:
 	rm -rf .venv

@@ -83,6 +83,6 @@ def evaluate(model: AcousticModel, manifest: str | Path, decoder: Decoder, progr
         hyp = decoder(lp).text
         counts.add(ref, hyp)
         rows.append((path, ref, hyp))
-    for path, why in failed:
+    for _path, why in failed:
         print(f"warning: not scored: {why}", file=sys.stderr)
     return EvaluationResult(counts.wer, counts.cer, counts.utterances, failed, time.time() - start, audio_seconds, rows)

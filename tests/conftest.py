@@ -73,7 +73,7 @@ hidden_size = 48
 dropout = 0.0
 [train]
 epochs = {epochs}
-max_frames = 4000
+max_frames = 250
 lr = 1e-2
 warmup_steps = 5
 threads = 2

@@ -12,9 +12,11 @@ recording is recognized the same way.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from .conftest import RATE, TONES, synth_utterance
@@ -74,3 +76,42 @@ def write_long_recording(path: Path, phrase: str, seconds: float) -> tuple[int, 
         for _ in range(reps):
             f.write(block)
     return reps, " ".join([phrase] * reps)
+
+
+ORACLE_TEXTS = ["ab ca", "cab a bc", "b", "abc cba ab"]
+
+
+@pytest.fixture(scope="session")
+def oracle_ckpt(tmp_path_factory) -> Path:
+    """The oracle checkpoint (.pt)."""
+    return make_oracle_checkpoint(tmp_path_factory.mktemp("oracle") / "oracle.pt")
+
+
+@pytest.fixture(scope="session")
+def oracle_onnx(oracle_ckpt) -> Path:
+    """The oracle exported to ONNX (parity-checked)."""
+    from recog.export import export_onnx
+
+    return export_onnx(oracle_ckpt, oracle_ckpt.with_suffix(".onnx")).path
+
+
+@pytest.fixture(scope="session")
+def oracle_corpus(tmp_path_factory) -> Path:
+    """Folder with wav/sub/*.wav of ORACLE_TEXTS (8 kHz, one at 16 kHz stereo) and dev.jsonl; returns the manifest."""
+    root = tmp_path_factory.mktemp("oracle_corpus")
+    (root / "wav" / "sub").mkdir(parents=True)
+    rows = []
+    for i, text in enumerate(ORACLE_TEXTS):
+        wave = oracle_wave(text, seed=i)
+        name = f"wav/sub/o{i}.wav" if i % 2 else f"wav/o{i}.wav"
+        if i == 3:  # another rate and two channels: resampled and averaged on reading
+            from recog.features.io import resample
+
+            up = resample(wave, RATE, 16000)
+            sf.write(root / name, np.stack([up, up], axis=1), 16000, subtype="FLOAT")
+        else:
+            sf.write(root / name, wave, RATE, subtype="PCM_16")
+        rows.append({"audio_filepath": name, "duration": len(wave) / RATE, "text": text})
+    manifest = root / "dev.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return manifest

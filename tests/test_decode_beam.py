@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
+import multiprocessing
 import subprocess
 import sys
 
@@ -95,6 +97,22 @@ def test_batch_matches_single_and_respects_lengths():
         assert [h.score for h in hyps] == pytest.approx([h.score for h in single], abs=1e-9)
     functional = decode_batch(batch, lengths, beam_width=8, alphabet=alphabet)
     assert [r[0].text for r in functional] == [r[0].text for r in got]
+
+
+def test_decode_batch_in_threads_and_in_a_spawned_process():
+    rng = np.random.default_rng(4)
+    V, B, T = 9, 6, 50
+    batch = np.stack([peaked(rng, [int(k) for k in rng.integers(1, V, size=6)], T, V, sharp=4.0) for _ in range(B)])
+    lengths = np.full(B, T)
+    dec = BeamDecoder(Alphabet.from_string(" abcdefg"), beam_width=8, num_threads=2)
+    expected = [r[0].tokens for r in dec.decode_batch(batch, lengths)]
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda _: [r[0].tokens for r in dec.decode_batch(batch, lengths)], range(6)))
+    assert all(r == expected for r in runs)
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        remote = pool.submit(decode_batch, batch, lengths, 8).result(timeout=300)
+    assert [r[0].tokens for r in remote] == expected
 
 
 def test_token_frames_and_word_times():

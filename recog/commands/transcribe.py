@@ -14,9 +14,26 @@ from pathlib import Path
 
 from recog.commands._decoding_args import add_decoder_args, decoder_from_args
 
+EPILOG = """\
+output rows: {"path", "text", "score", "duration", "words": [{"word", "start", "end"}]}
+  or {"path", "error"}; written and flushed as produced. Rerunning with the same -o
+  skips inputs already done (errors are retried). Exit status 1 if any input failed.
+
+long inputs (longer than --chunk-seconds) are read in overlapping windows and
+  stitched, so memory does not grow with the length of a recording.
+
+scale-out (no input is done twice; each process writes OUT.shard<i>-of-<N>.jsonl,
+  merge with `cat OUT.shard*-of-*.jsonl > OUT`; a rerun with any N resumes from all):
+  one machine:   torchrun --nproc-per-node 4 -m recog transcribe --model M.onnx DIR -o out.jsonl
+  many machines: recog transcribe --model M.onnx DIR -o out.jsonl --shard i/N   (i = 0..N-1)
+  torchrun only launches the processes (RANK, WORLD_SIZE, LOCAL_WORLD_SIZE); no GPU or
+  process group is used, and the cores of a machine are split among its processes.
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transcribe", help="transcribe files, folders, globs, manifests or lists to JSONL")
+    p = sub.add_parser("transcribe", help="transcribe files, folders, globs, manifests or lists to JSONL",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="exported model (.onnx) or checkpoint (.pt, needs torch)")
     p.add_argument("inputs", nargs="+",
                    help="audio files, folders, glob patterns, .jsonl manifests, .txt path lists, or - for stdin")

@@ -13,12 +13,12 @@ with the LM applied per character (character LM: each token, `<space>` for
 the separator) or per word (word LM: a word is scored when it is complete;
 until then it carries the best unigram probability among the words it can
 still become, and as soon as it can no longer become a known word it pays
-`alpha * log p(<unk>)` plus `unk_score_offset`). Gluing known words into one
-unknown word is therefore expensive and pruned early, and a run of unknown
-words is one unknown event to the LM (only its first word pays), so gluing
-unknown words together gains nothing either: acoustics and beta decide where
-the spaces go. This is the cure for the missing spaces that users of
-word-LM decoders report ("liketo visitthat").
+`unk_char_score` per token plus, once per run of unknown words,
+`alpha * log p(<unk>)`). Gluing known words into one unknown word is therefore
+expensive and pruned early, and unknown text costs the same whether it is
+split into words or glued into one, so acoustics and beta decide where the
+spaces go. This is the cure for the missing spaces that users of word-LM
+decoders report ("liketo visitthat").
 """
 
 from __future__ import annotations
@@ -46,12 +46,15 @@ from recog.decode.search_kernel import (
     P_BEAM_THRESHOLD,
     P_BETA,
     P_BLANK_SKIP_LOGP,
+    P_HOT_MAX,
     P_INVALID,
     P_TOKEN_MIN_LOGP,
-    P_UNK_OFFSET,
+    P_UNK_CHAR,
     P_UNK_UNIGRAM,
+    Q_ALIGN,
     Q_BEAM_WIDTH,
     Q_CONSTRAIN,
+    Q_EXACT_EXT,
     Q_HAS_TRIE,
     Q_HOTWORDS,
     Q_LM_MODE,
@@ -66,7 +69,18 @@ from recog.text import Alphabet
 
 # Score of a hypothesis that ends inside a word that the lexicon does not allow.
 INVALID_SCORE = -1.0e9
-_num_threads_lock = threading.Lock()
+# numba's "workqueue" threading layer (the fallback when neither TBB nor OpenMP is
+# available) aborts on concurrent parallel launches: calls from several Python threads
+# then take turns. With OpenMP or TBB they run at the same time.
+_workqueue_lock = threading.Lock()
+
+
+def _parallel_guard() -> contextlib.AbstractContextManager:
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        layer = ""
+    return _workqueue_lock if layer in ("", "workqueue") else contextlib.nullcontext()
 
 
 @dataclass
@@ -76,7 +90,7 @@ class Hypothesis:
     Attributes:
         tokens: token ids, blanks and repeats removed.
         score: total log score used for ranking (natural log):
-            am_score + alpha * lm_score + beta * words (+ hotword bonus, OOV offsets).
+            am_score + alpha * lm_score + beta * words (+ hotword bonus, OOV penalties).
         am_score: CTC log-probability of the label sequence (sum over its alignments).
         lm_score: natural-log LM probability of the text, `</s>` included (0 without LM).
         token_frames: (first, last) frame of each token on the best CTC alignment.
@@ -147,10 +161,14 @@ class BeamDecoder:
         blank_skip_threshold: frames whose blank probability reaches this
             (0..1] only advance existing prefixes (None: never skip).
         num_results: hypotheses returned per utterance (N-best), best first.
-        unk_score_offset: added per out-of-vocabulary word under a word LM.
+        unk_char_score: under a word LM, added per token of an out-of-vocabulary word
+            (per token rather than per word, so that splitting or gluing unknown
+            text does not change its cost).
         lm_lookahead: under a word LM, let a partial word carry the best unigram
             score of the words it can become.
         space_symbol: the word separator in a character LM (default: found in the LM's vocabulary).
+        timestamps: align each result to the frames for `token_frames` (CTC Viterbi
+            alignment, about a tenth of the decoding time); False leaves them (-1, -1).
         num_threads: threads for `decode_batch` (None: numba's default, all cores).
 
     Example:
@@ -173,15 +191,18 @@ class BeamDecoder:
     beam_threshold: float = 20.0
     blank_skip_threshold: float | None = 0.999
     num_results: int = 1
-    unk_score_offset: float = -10.0
+    unk_char_score: float = -2.0
     lm_lookahead: bool = True
     space_symbol: str | None = None
+    timestamps: bool = True
     num_threads: int | None = None
     ngram_lm: NgramLM | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be at least 1, got {self.beam_width}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must not be negative, got {self.alpha}")
         if self.num_results < 1:
             raise ValueError(f"num_results must be at least 1, got {self.num_results}")
         alphabet = self.alphabet
@@ -245,9 +266,10 @@ class BeamDecoder:
             if not 0.0 < self.blank_skip_threshold <= 1.0:
                 raise ValueError(f"blank_skip_threshold must be in (0, 1], got {self.blank_skip_threshold}")
             fp[P_BLANK_SKIP_LOGP] = math.log(self.blank_skip_threshold)
-        fp[P_UNK_OFFSET] = self.unk_score_offset
+        fp[P_UNK_CHAR] = self.unk_char_score
         fp[P_UNK_UNIGRAM] = unk_unigram
         fp[P_INVALID] = INVALID_SCORE
+        fp[P_HOT_MAX] = max([0.0] + [w for _, w in self._hotwords.phrases])
         ip = np.zeros(N_IPARAMS, np.int64)
         ip[Q_BEAM_WIDTH] = self.beam_width
         ip[Q_TOKEN_TOP_K] = vsize if self.token_top_k is None else max(1, self.token_top_k)
@@ -258,6 +280,8 @@ class BeamDecoder:
         ip[Q_SPACE] = space
         ip[Q_LOOKAHEAD] = int(self.lm_lookahead)
         ip[Q_HAS_TRIE] = int(trie.num_nodes > 1)
+        ip[Q_ALIGN] = int(self.timestamps)
+        ip[Q_EXACT_EXT] = int(lm_mode == LM_NONE and self.lexicon is None and not len(self._hotwords))
         if (lm_mode == LM_WORD or self.lexicon is not None) and space < 0:
             raise ValueError("a word LM or a lexicon needs a space (' ') in the alphabet")
         self._fp = fp
@@ -265,6 +289,8 @@ class BeamDecoder:
 
     def with_weights(self, alpha: float, beta: float) -> BeamDecoder:
         """A copy with other LM weights that shares the loaded LM, tries and hotwords (cheap)."""
+        if alpha < 0:
+            raise ValueError(f"alpha must not be negative, got {alpha}")
         other = copy.copy(self)
         other.alpha, other.beta = alpha, beta
         other._fp = self._fp.copy()
@@ -345,7 +371,7 @@ class BeamDecoder:
         out_lengths = np.zeros((B, R), np.int64)
         scores = np.zeros((B, R, 3), np.float64)
         order = np.argsort(-lens, kind="stable").astype(np.int64)
-        with self._threads(), numba.parallel_chunksize(1):
+        with _parallel_guard(), self._threads(), numba.parallel_chunksize(1):
             beam_search_batch_kernel(lp, lens, order, self._lm_tables, self._trie.tables, self._hotwords.tables, self._tok2lm, self._fp, self._ip, tokens, frames, out_lengths, scores)
         return [self._results(tokens[b], frames[b], out_lengths[b], scores[b]) for b in range(B)]
 

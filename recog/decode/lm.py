@@ -52,6 +52,7 @@ LMTables = namedtuple(
         "entry_next",  # int32[E]   state after the word
         "state_backoff",  # float32[S] natural-log back-off weight b(h)
         "state_suffix",  # int32[S]   state of h[1:]
+        "state_max",  # float32[S] max over words w of log p(w | h): a bound for pruning
         "meta",  # int64[5]   vocab_size, bos_state, eos id, unk id, order
     ],
 )
@@ -95,6 +96,7 @@ def empty_tables() -> LMTables:
         np.zeros(1, np.int32),
         np.zeros(1, np.float32),
         np.zeros(1, np.int32),
+        np.zeros(1, np.float32),
         np.array([1, 0, 0, 0, 0], np.int64),
     )
 
@@ -336,7 +338,24 @@ def _make_tables(vocab: list[str], ngrams: list[dict], word_id: dict[str, int], 
     tkeys, tvals = build_table(keys, np.arange(n_entries, dtype=np.int32))
     bos = word_id[BOS]
     meta = np.array([n_vocab, state_of.get((bos,), 0), word_id[EOS], word_id[UNK], order], np.int64)
-    return LMTables(tkeys, tvals, logp, nxt, np.asarray(backoff, np.float32), suffix, meta)
+    backoff_arr = np.asarray(backoff, np.float32)
+    # <s> is never predicted: leave it out of the bound.
+    predicted = (keys % n_vocab) != bos
+    listed_max = np.full(len(backoff), -np.inf, np.float32)
+    np.maximum.at(listed_max, (keys[predicted] // n_vocab).astype(np.int64), logp[predicted])
+    state_max = _state_max(listed_max, backoff_arr, suffix)
+    return LMTables(tkeys, tvals, logp, nxt, backoff_arr, suffix, state_max, meta)
+
+
+@njit(cache=True)
+def _state_max(listed_max: np.ndarray, backoff: np.ndarray, suffix: np.ndarray) -> np.ndarray:
+    # A history's suffix state has a smaller id (lower orders are numbered first).
+    out = listed_max.copy()
+    for s in range(1, out.shape[0]):
+        via_backoff = backoff[s] + out[suffix[s]]
+        if via_backoff > out[s]:
+            out[s] = via_backoff
+    return out
 
 
 def _guess_unit(vocab: list[str]) -> tuple[str, str]:

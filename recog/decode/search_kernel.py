@@ -18,7 +18,7 @@ that everything that is a function of the prefix alone (LM state, LM score,
 word count, partial word, hotword match) is computed once, when the row is
 created. The ranking score is `log(p_b + p_nb) + bonus`, with
 
-    bonus = alpha * log P_LM + beta * words + hotword bonus + OOV offsets
+    bonus = alpha * log P_LM + beta * words + hotword bonus + OOV penalties
             (+ the look-ahead estimate of a partial word under a word LM).
 
 After the last frame each survivor is finalized (the partial word and `</s>`
@@ -46,7 +46,8 @@ I_DEAD = 5  # 1: the extension is forbidden (lexicon)
 I_SLOT_T = 6  # frame at which `I_SLOT` was assigned
 I_SLOT = 7  # row in the next-frame arrays
 I_OOVRUN = 8  # 1: the last completed word was out of vocabulary (word LM)
-N_INT = 9
+I_WORDLEN = 9  # tokens in the partial word
+N_INT = 10
 # Float fields.
 F_BONUS = 0  # all non-acoustic score terms
 F_LMSCORE = 1  # raw natural-log LM probability of completed units
@@ -59,10 +60,11 @@ P_BETA = 1
 P_TOKEN_MIN_LOGP = 2
 P_BEAM_THRESHOLD = 3
 P_BLANK_SKIP_LOGP = 4
-P_UNK_OFFSET = 5
+P_UNK_CHAR = 5  # added per token of an out-of-vocabulary word (word LM)
 P_UNK_UNIGRAM = 6  # natural-log unigram p(<unk>)
 P_INVALID = 7  # score of a hypothesis that ends inside a word not in the lexicon
-N_FPARAMS = 8
+P_HOT_MAX = 8  # the largest hotword weight per token (what a hotword token can add)
+N_FPARAMS = 9
 # iparams
 Q_BEAM_WIDTH = 0
 Q_TOKEN_TOP_K = 1
@@ -73,7 +75,9 @@ Q_HOTWORDS = 5
 Q_SPACE = 6  # token id of the word separator, -1 if none
 Q_LOOKAHEAD = 7
 Q_HAS_TRIE = 8
-N_IPARAMS = 9
+Q_EXACT_EXT = 9  # 1: a child's bonus equals its parent's (no LM, lexicon or hotwords)
+Q_ALIGN = 10  # 1: align the results to frames (token timestamps)
+N_IPARAMS = 11
 
 LM_NONE = 0
 LM_CHAR = 1
@@ -91,25 +95,37 @@ def _lae(a: float, b: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _complete_word(lm, trie, wnode, state, oov_run, fp):
+def _complete_word(lm, trie, wnode, wordlen, state, oov_run, fp):
     """Score the partial word at trie node `wnode` (-1: off the trie) under a word LM.
 
     Returns (bonus term, raw LM log p, next state, 1 if the word is out of vocabulary).
-    A run of out-of-vocabulary words is one unknown event to the LM: only its
-    first word pays log p(<unk>) and the offset, so that splitting unknown
-    text into words costs the same as gluing it into one (acoustics decide).
+    An out-of-vocabulary word pays `unk_char_score` per token, and the first
+    one of a run also `alpha * log p(<unk> | history)`: a run of unknown words
+    is one unknown event to the LM, so that splitting unknown text into words
+    costs the same as gluing it into one (acoustics and beta decide), while an
+    unknown word is never cheaper than it would be alone.
     """
     unk = lm.meta[META_UNK]
     wid = trie.word[wnode] if wnode > 0 else -1
     if wid < 0:
         wid = unk
-    if wid == unk and oov_run:
-        return 0.0, 0.0, state, 1
-    lp, nxt = lm_score(lm, np.int64(state), np.int64(wid))
-    term = fp[P_ALPHA] * lp
     if wid == unk:
-        term += fp[P_UNK_OFFSET]
-    return term, lp, nxt, int(wid == unk)
+        term = fp[P_UNK_CHAR] * wordlen
+        if oov_run:
+            return term, 0.0, state, 1
+        lp, nxt = lm_score(lm, np.int64(state), np.int64(wid))
+        return term + fp[P_ALPHA] * lp, lp, nxt, 1
+    lp, nxt = lm_score(lm, np.int64(state), np.int64(wid))
+    return fp[P_ALPHA] * lp, lp, nxt, 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _oov_estimate(wordlen, oov_run, fp):
+    """Provisional score of a partial word that can no longer become a known word."""
+    est = fp[P_UNK_CHAR] * wordlen
+    if not oov_run:
+        est += fp[P_ALPHA] * fp[P_UNK_UNIGRAM]
+    return est
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -158,13 +174,14 @@ def _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2l
     wnode = ints[p, I_WORDNODE]
     hnode = ints[p, I_HOTNODE]
     oov_run = ints[p, I_OOVRUN]
+    wordlen = ints[p, I_WORDLEN]
     dead = 0
     if c == space:
         if not at_start:
             if ip[Q_CONSTRAIN] and (wnode <= 0 or trie.word[wnode] == -1):
                 dead = 1
             if lm_mode == LM_WORD:
-                term, lp, state, oov_run = _complete_word(lm, trie, wnode, state, oov_run, fp)
+                term, lp, state, oov_run = _complete_word(lm, trie, wnode, wordlen, state, oov_run, fp)
                 bonus += term - pending
                 pending = 0.0
                 lms += lp
@@ -173,7 +190,9 @@ def _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2l
             bonus += fp[P_ALPHA] * lp
             lms += lp
         wnode = 0
+        wordlen = 0
     else:
+        wordlen += 1
         if at_start:
             bonus += fp[P_BETA]
         if lm_mode == LM_CHAR:
@@ -187,10 +206,8 @@ def _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2l
             if lm_mode == LM_WORD:
                 if nxt >= 0:
                     new_pending = fp[P_ALPHA] * trie.best[nxt] if ip[Q_LOOKAHEAD] else 0.0
-                elif oov_run:
-                    new_pending = 0.0
                 else:
-                    new_pending = fp[P_ALPHA] * fp[P_UNK_UNIGRAM] + fp[P_UNK_OFFSET]
+                    new_pending = _oov_estimate(wordlen, oov_run, fp)
                 bonus += new_pending - pending
                 pending = new_pending
             wnode = nxt
@@ -220,6 +237,7 @@ def _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2l
     ints[x, I_HOTNODE] = hnode
     ints[x, I_DEAD] = dead
     ints[x, I_OOVRUN] = oov_run
+    ints[x, I_WORDLEN] = wordlen
     ints[x, I_SLOT_T] = -1
     ints[x, I_SLOT] = -1
     floats[x, F_BONUS] = bonus
@@ -242,7 +260,7 @@ def _finalize(ints, floats, x, lm, trie, hot, fp, ip):
         bonus += fp[P_INVALID]
     if lm_mode == LM_WORD:
         if mid_word:
-            term, lp, state, _ = _complete_word(lm, trie, wnode, state, ints[x, I_OOVRUN], fp)
+            term, lp, state, _ = _complete_word(lm, trie, wnode, ints[x, I_WORDLEN], state, ints[x, I_OOVRUN], fp)
             bonus += term - floats[x, F_PENDING]
             lms += lp
         lp, state = lm_score(lm, np.int64(state), np.int64(lm.meta[META_EOS]))
@@ -305,8 +323,71 @@ def ctc_align(log_probs, length, tokens, n_tokens, frames):
             if frames[j, 1] < 0:
                 frames[j, 1] = t
             frames[j, 0] = t
-        s -= back[t, s]
+        s -= np.int64(back[t, s])
     return total
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(heap, n, value):
+    """Keep the `heap.shape[0]` largest values pushed so far in a binary min-heap; returns the size."""
+    cap = heap.shape[0]
+    if n < cap:
+        i = n
+        heap[i] = value
+        while i > 0:
+            parent = (i - 1) // 2
+            if heap[parent] <= heap[i]:
+                break
+            heap[parent], heap[i] = heap[i], heap[parent]
+            i = parent
+        return n + 1
+    if value <= heap[0]:
+        return n
+    heap[0] = value
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= cap:
+            break
+        small = left
+        if left + 1 < cap and heap[left + 1] < heap[left]:
+            small = left + 1
+        if heap[i] <= heap[small]:
+            break
+        heap[i], heap[small] = heap[small], heap[i]
+        i = small
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(vals, idx, i, n):
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            return
+        big = left
+        if left + 1 < n and vals[idx[left + 1]] > vals[idx[left]]:
+            big = left + 1
+        if vals[idx[i]] >= vals[idx[big]]:
+            return
+        idx[i], idx[big] = idx[big], idx[i]
+        i = big
+
+
+@njit(cache=True, nogil=True)
+def _max_heapify(vals, idx, n):
+    """Arrange idx[:n] as a binary max-heap keyed by vals[idx] (Floyd's O(n) construction)."""
+    for i in range(n // 2 - 1, -1, -1):
+        _sift_down(vals, idx, i, n)
+
+
+@njit(cache=True, nogil=True)
+def _max_heap_pop(vals, idx, n):
+    """Remove the root of the max-heap idx[:n]; returns the new size."""
+    n -= 1
+    idx[0] = idx[n]
+    _sift_down(vals, idx, 0, n)
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -336,6 +417,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
     ints[0, I_SLOT_T] = -1
     ints[0, I_SLOT] = -1
     ints[0, I_OOVRUN] = 0
+    ints[0, I_WORDLEN] = 0
     floats[0, :] = 0.0
     n_rows = 1
     hcap = 1
@@ -351,6 +433,16 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
     nxt_pb = np.empty(max_next)
     nxt_pnb = np.empty(max_next)
     nxt_score = np.empty(max_next)
+    heap = np.empty(beam_width)
+    ext_beam = np.empty(max_next, np.int64)
+    ext_tok = np.empty(max_next, np.int64)
+    ext_am = np.empty(max_next)
+    ext_opt = np.empty(max_next)
+    ext_order = np.empty(max_next, np.int64)
+    exact_ext = ip[Q_EXACT_EXT] != 0
+    space = ip[Q_SPACE]
+    lm_mode = ip[Q_LM_MODE]
+    beta_gain = max(fp[P_BETA], 0.0)
     cand = np.empty(vsize, np.int64)
     cand_lp = np.empty(vsize)
     beam[0] = 0
@@ -406,42 +498,88 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
                 hcap *= 2
             hkeys, hvals = _rehash(ints, n_rows, vsize, hcap)
         cutoff = best_prev + frame_max - threshold
+        # Every prefix carries over (blank, repeat). Its score there is a lower bound of
+        # its next-frame score, since merging only adds to it.
         n_next = 0
+        n_heap = 0
         for i in range(n_beam):
             p = beam[i]
             last = ints[p, I_TOKEN]
-            p_b = pb[i]
-            p_nb = pnb[i]
-            total = _lae(p_b, p_nb)
-            if ints[p, I_SLOT_T] != t:
-                ints[p, I_SLOT_T] = t
-                ints[p, I_SLOT] = n_next
-                nxt_row[n_next] = p
+            total = _lae(pb[i], pnb[i])
+            ints[p, I_SLOT_T] = t
+            ints[p, I_SLOT] = n_next
+            nxt_row[n_next] = p
+            nxt_pb[n_next] = total + lp0
+            nxt_pnb[n_next] = pnb[i] + lp[last] if last > 0 else NEG_INF
+            n_heap = _heap_push(heap, n_heap, _lae(nxt_pb[n_next], nxt_pnb[n_next]) + floats[p, F_BONUS])
+            n_next += 1
+        # Extensions, created best first by an upper bound of their score. The heap
+        # keeps the best beam_width lower bounds of distinct prefixes; once it is full,
+        # an extension whose upper bound is below its root cannot enter the beam, and
+        # neither can any after it. Without LM, lexicon or hotwords the bounds are exact.
+        n_ext = 0
+        for i in range(n_beam):
+            p = beam[i]
+            last = ints[p, I_TOKEN]
+            total = _lae(pb[i], pnb[i])
+            # Upper bound of the child's bonus: a token adds at most the best LM log-prob
+            # after the parent's LM state, beta when it starts a word and one hotword
+            # weight; look-ahead estimates only fall along a word, and completing a word
+            # (a space) at most refunds its estimate.
+            p_best = floats[p, F_BONUS]
+            at_start = p == 0 or last == space
+            space_gain = 0.0
+            if not exact_ext:
+                p_best += fp[P_HOT_MAX]
+                if lm_mode == LM_CHAR:
+                    p_best += fp[P_ALPHA] * lm.state_max[ints[p, I_LMSTATE]]
+                elif lm_mode == LM_WORD and not at_start:
+                    space_gain = -floats[p, F_PENDING]
+                    if ints[p, I_OOVRUN] == 0:
+                        space_gain += fp[P_ALPHA] * lm.state_max[ints[p, I_LMSTATE]]
+            for j in range(n_cand):
+                c = cand[j]
+                ext = (pb[i] if c == last else total) + lp[c]
+                opt = ext + p_best
+                if c == space:
+                    opt += space_gain
+                elif at_start:
+                    opt += beta_gain
+                if ext == NEG_INF or opt < cutoff:
+                    continue
+                ext_beam[n_ext] = i
+                ext_tok[n_ext] = c
+                ext_am[n_ext] = ext
+                ext_opt[n_ext] = opt
+                n_ext += 1
+        # Best first by upper bound (a max-heap of extension indices); stop at the first
+        # that cannot reach the root of the full lower-bound heap.
+        for e in range(n_ext):
+            ext_order[e] = e
+        _max_heapify(ext_opt, ext_order, n_ext)
+        n_left = n_ext
+        while n_left > 0:
+            e = ext_order[0]
+            n_left = _max_heap_pop(ext_opt, ext_order, n_left)
+            if n_heap == heap.shape[0] and ext_opt[e] < heap[0]:
+                break
+            p = beam[ext_beam[e]]
+            x, n_rows = _child(ints, floats, n_rows, hkeys, hvals, p, ext_tok[e], vsize, lm, trie, hot, tok2lm, fp, ip)
+            if x < 0:
+                continue
+            fresh = ints[x, I_SLOT_T] != t
+            if fresh:
+                ints[x, I_SLOT_T] = t
+                ints[x, I_SLOT] = n_next
+                nxt_row[n_next] = x
                 nxt_pb[n_next] = NEG_INF
                 nxt_pnb[n_next] = NEG_INF
                 n_next += 1
-            k = ints[p, I_SLOT]
-            nxt_pb[k] = _lae(nxt_pb[k], total + lp0)
-            if last > 0:
-                nxt_pnb[k] = _lae(nxt_pnb[k], p_nb + lp[last])
-            p_bonus = floats[p, F_BONUS]
-            for j in range(n_cand):
-                c = cand[j]
-                ext = (p_b if c == last else total) + lp[c]
-                if ext + p_bonus < cutoff or ext == NEG_INF:
-                    continue
-                x, n_rows = _child(ints, floats, n_rows, hkeys, hvals, p, c, vsize, lm, trie, hot, tok2lm, fp, ip)
-                if x < 0:
-                    continue
-                if ints[x, I_SLOT_T] != t:
-                    ints[x, I_SLOT_T] = t
-                    ints[x, I_SLOT] = n_next
-                    nxt_row[n_next] = x
-                    nxt_pb[n_next] = NEG_INF
-                    nxt_pnb[n_next] = NEG_INF
-                    n_next += 1
-                k = ints[x, I_SLOT]
-                nxt_pnb[k] = _lae(nxt_pnb[k], ext)
+            k = ints[x, I_SLOT]
+            nxt_pnb[k] = _lae(nxt_pnb[k], ext_am[e])
+            if fresh:
+                # One bound per distinct prefix: the heap needs only beam_width entries.
+                n_heap = _heap_push(heap, n_heap, ext_am[e] + floats[x, F_BONUS])
 
         best = NEG_INF
         for k in range(n_next):
@@ -516,7 +654,10 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
         out_scores[r, 0] = final[i]
         out_scores[r, 1] = am_part[i]
         out_scores[r, 2] = lm_part[i]
-        ctc_align(log_probs, length, out_tokens[r], depth, out_frames[r])
+        if ip[Q_ALIGN]:
+            ctc_align(log_probs, length, out_tokens[r], depth, out_frames[r])
+        else:
+            out_frames[r, :depth] = -1
     return n_out
 
 

@@ -47,8 +47,14 @@ class OnnxGraph(nn.Module):
         self.model = model
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """features [B, T, F] float32, lengths [B] int32 -> (log_probs [B, T', V], out_lengths [B] int32)."""
-        log_probs, out_lengths = self.model(features, lengths.long())
+        """features [B, T, F] float32, lengths [B] int32 -> (log_probs [B, T', V], out_lengths [B] int32).
+
+        Frames past each length are zeroed first (the model was trained on zero
+        padding), so whatever a caller leaves in the padding cannot leak in.
+        """
+        lengths = lengths.long()
+        valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None]
+        log_probs, out_lengths = self.model(features * valid[:, :, None].to(features.dtype), lengths)
         return log_probs, out_lengths.int()
 
 

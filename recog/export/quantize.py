@@ -7,6 +7,7 @@ nodes become `DynamicQuantizeLSTM`, MatMul nodes `DynamicQuantizeMatMul`.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,17 @@ class QuantizeReport:
         return out
 
 
+def quantize_weights(source: str | Path, target: str | Path) -> None:
+    """`quantize_dynamic` with int8 weights, without its advice to pre-process (logged on the root logger)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=OP_TYPES)
+    finally:
+        root.setLevel(level)
+
+
 def dev_error_rates(model_path: str | Path, manifest: str | Path, threads: int = 0) -> dict[str, float]:
     """Greedy-decoding WER/CER (percent) of an ONNX model on a manifest."""
     from recog.evaluate import evaluate
@@ -89,7 +101,7 @@ def quantize_int8(
     info = read_model_info(fp32_path)
     tmp = output.with_name(f".{output.name}.tmp{os.getpid()}")
     try:
-        quantize_dynamic(str(fp32_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=OP_TYPES)
+        quantize_weights(fp32_path, tmp)
         report = QuantizeReport(output)
         for manifest in dev:
             name = Path(manifest).stem

@@ -90,6 +90,7 @@ class StreamingDecoder:
     _buffer: list[np.ndarray] = field(default_factory=list)
     _buffered: int = 0
     _offset: int = 0
+    _held: int | None = None  # non-blank best token of the previous segment's last frame
 
     def push(self, log_probs: np.ndarray) -> None:
         """Append frames [n, V] (recording order) and decode whatever can be cut off."""
@@ -133,7 +134,12 @@ class StreamingDecoder:
 
     def _decode(self, segment: np.ndarray) -> None:
         result = self.decoder(segment)
-        self.tokens.extend(result.tokens)
-        self.frames.extend(self._offset + f for f in result.token_frames)
+        tokens, frames = list(result.tokens), list(result.token_frames)
+        if tokens and self._held is not None and tokens[0] == self._held and frames[0] == 0:
+            tokens, frames = tokens[1:], frames[1:]  # a forced cut split one token's frames: count it once
+        self.tokens.extend(tokens)
+        self.frames.extend(self._offset + f for f in frames)
         self.score += result.score
         self._offset += segment.shape[0]
+        last = int(segment[-1].argmax()) if segment.shape[0] else 0
+        self._held = last if last != 0 else None

@@ -153,7 +153,8 @@ class Recognizer:
                 results[i] = Transcript(paths[i], error=_describe(paths[i], err))
         return results  # type: ignore[return-value]
 
-    def _log_probs(self, short, paths, results) -> Iterator[tuple[int, np.ndarray]]:
+    def _log_probs(self, short: list[tuple[int, np.ndarray]], paths: list[str],
+                   results: list[Transcript | None]) -> Iterator[tuple[int, np.ndarray]]:
         """Run the model on the batch; when the batch fails, retry one by one to isolate the culprit."""
         if not short:
             return
