@@ -16,6 +16,7 @@ from typing import Any
 
 from recog.features.augment import AugmentConfig
 from recog.features.config import AudioFeatureConfig
+from recog.features.ink.config import InkAugmentConfig, InkFeatureConfig
 from recog.model.config import ModelConfig
 from recog.text import TextNormalizer
 
@@ -32,12 +33,17 @@ class DataConfig:
         train: training manifests (JSONL), relative to the config file's folder.
         dev: development manifests; each gets its own WER/CER every epoch, and the
             best checkpoint is chosen on the first one.
-        modality: "audio" (ink arrives with the handwriting recipe).
+        modality: "audio" (features from `[features]`, augmentation from `[augment]`) or
+            "ink" (online handwriting: `[ink_features]`, `[ink_augment]`).
     """
 
     train: list[str] = field(default_factory=list)
     dev: list[str] = field(default_factory=list)
     modality: str = "audio"
+
+    def __post_init__(self) -> None:
+        if self.modality not in ("audio", "ink"):
+            raise ValueError(f"data.modality must be 'audio' or 'ink', got {self.modality!r}")
 
 
 @dataclass
@@ -98,6 +104,8 @@ class RecipeConfig:
         seed: seed of initialization, sampling and augmentation.
         base_dir: folder that relative data paths start from (the config file's;
             filled in by `load_config`).
+        features, augment: audio features and augmentation (modality "audio").
+        ink_features, ink_augment: ink features and augmentation (modality "ink").
     """
 
     name: str = "recipe"
@@ -108,8 +116,20 @@ class RecipeConfig:
     text: TextConfig = field(default_factory=TextConfig)
     features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ink_features: InkFeatureConfig = field(default_factory=InkFeatureConfig)
+    ink_augment: InkAugmentConfig = field(default_factory=InkAugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def feature_config(self) -> AudioFeatureConfig | InkFeatureConfig:
+        """The feature configuration of this recipe's modality."""
+        return self.ink_features if self.data.modality == "ink" else self.features
+
+    @property
+    def input_dim(self) -> int:
+        """Feature dimension F the model reads: n_mels (audio) or the ink vector size."""
+        return self.ink_features.dim if self.data.modality == "ink" else self.features.n_mels
 
     def resolve(self, rel: str) -> Path:
         """A data path from the config, made absolute against `base_dir`."""

@@ -16,6 +16,8 @@ from tqdm import tqdm
 from recog.config import RecipeConfig
 from recog.data.collate import collate
 from recog.data.dataset import AudioDataset
+from recog.data.datasets import build_dataset
+from recog.data.ink_dataset import InkDataset
 from recog.data.manifest import read_manifest
 from recog.data.sampler import BucketSampler
 from recog.decode.greedy import greedy_decode
@@ -52,7 +54,7 @@ class DevResult:
 
 
 def validate(
-    model: BiLSTMCTC, dataset: AudioDataset, name: str, device: torch.device, max_frames: int, precision: str
+    model: BiLSTMCTC, dataset: AudioDataset | InkDataset, name: str, device: torch.device, max_frames: int, precision: str
 ) -> DevResult:
     """Greedy-decode `dataset` and count errors against its (normalized) targets."""
     model.eval()
@@ -92,13 +94,11 @@ class Trainer:
             raise ValueError("data.train lists no utterances")
         self.alphabet = build_alphabet(config, [u.text for u in train_utts])
         self.alphabet.save(self.out_dir / "tokens.txt")
-        norm = config.text.normalizer
-        self.train_set = AudioDataset(train_utts, config.features, self.alphabet, norm, config.augment, config.seed)
+        self.train_set = build_dataset(config, train_utts, self.alphabet, train=True)
         self.dev_sets = {
-            Path(m).stem: AudioDataset(read_manifest(config.resolve(m)), config.features, self.alphabet, norm)
-            for m in config.data.dev
+            Path(m).stem: build_dataset(config, read_manifest(config.resolve(m)), self.alphabet) for m in config.data.dev
         }
-        config.model.input_dim = config.features.n_mels
+        config.model.input_dim = config.input_dim
         config.model.vocab_size = len(self.alphabet)
         self.model = BiLSTMCTC(config.model).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)

@@ -1,0 +1,134 @@
+"""Ink packs: many ink lines in one `.npz` file, addressed as `pack.npz#<index>` (numpy only).
+
+A prepared corpus split is one pack plus a JSONL manifest whose rows say
+`"ink_filepath": "train.npz#17"`. One file per split loads in a fraction of a
+second, where thousands of small JSON files would take minutes, and the
+`path#index` address keeps every code path that passes file names around
+(manifests, transcription, resuming) working unchanged.
+
+Arrays in the file (uncompressed `np.savez`):
+    points   [N, 2] float32   x, y of every point of every line, concatenated (y down)
+    pen_up   [N] uint8        1 on the last point of each stroke
+    offsets  [L + 1] int64    line i is points[offsets[i]:offsets[i + 1]]
+    time     [N] float32      optional: milliseconds, when every line has timestamps
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from recog.features.ink.strokes import Ink, InkError
+
+
+def split_pack_address(text: str) -> tuple[Path | None, int]:
+    """`"dir/train.npz#17"` -> (Path("dir/train.npz"), 17); (None, -1) when `text` is no pack address."""
+    head, sep, tail = text.rpartition("#")
+    if sep and head.lower().endswith(".npz") and tail.isdigit():
+        return Path(head), int(tail)
+    return None, -1
+
+
+class InkPack:
+    """A loaded ink pack (all arrays in memory). `len(pack)` lines; `pack.ink(i)` -> Ink."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InkError(f"{self.path}: ink pack not found")
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as err:
+            raise InkError(f"{self.path}: unreadable ink pack ({err})") from None
+        missing = {"points", "pen_up", "offsets"} - set(arrays)
+        if missing:
+            raise InkError(f"{self.path}: not an ink pack (missing arrays {sorted(missing)})")
+        self.points = arrays["points"]
+        self.pen_up = arrays["pen_up"]
+        self.offsets = arrays["offsets"].astype(np.int64)
+        self.time = arrays.get("time")
+        n = len(self.points)
+        if (self.points.ndim != 2 or self.points.shape[1] != 2 or len(self.pen_up) != n
+                or (self.time is not None and len(self.time) != n)
+                or self.offsets.ndim != 1 or len(self.offsets) < 1 or self.offsets[0] != 0
+                or self.offsets[-1] != n or np.any(np.diff(self.offsets) < 0)):
+            raise InkError(f"{self.path}: inconsistent ink pack arrays (points {self.points.shape}, "
+                           f"pen_up {self.pen_up.shape}, offsets {self.offsets.shape})")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def num_points(self, index: int) -> int:
+        """Raw points of line `index`."""
+        return int(self.offsets[index + 1] - self.offsets[index])
+
+    def ink(self, index: int) -> Ink:
+        """Line `index` as an Ink (source `pack.npz#index`)."""
+        if not 0 <= index < len(self):
+            raise InkError(f"{self.path}#{index}: index out of range (the pack holds {len(self)} lines)")
+        a, b = self.offsets[index], self.offsets[index + 1]
+        points = self.points[a:b].astype(np.float64)
+        if self.time is not None:
+            points = np.column_stack([points, self.time[a:b].astype(np.float64)])
+        return Ink.from_pen_up(points, self.pen_up[a:b], source=f"{self.path}#{index}")
+
+
+@lru_cache(maxsize=8)
+def _cached_pack(path: str, mtime_ns: int) -> InkPack:
+    return InkPack(path)
+
+
+def load_pack(path: str | Path) -> InkPack:
+    """An `InkPack`, cached per file (reloaded when the file changes)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise InkError(f"{path}: ink pack not found")
+    return _cached_pack(str(path), path.stat().st_mtime_ns)
+
+
+def write_pack(path: str | Path, inks: Iterable[Ink]) -> int:
+    """Write inks as one pack (atomically); returns the number of lines.
+
+    Timestamps are kept only when every ink has them.
+    """
+    points, pen_up, times, lengths = [], [], [], []
+    all_timed = True
+    for ink in inks:
+        flat, _ = ink.flat()
+        points.append(flat[:, :2].astype(np.float32))
+        pen_up.append(ink.pen_up())
+        all_timed = all_timed and ink.has_time
+        times.append(flat[:, 2].astype(np.float32) if ink.has_time else None)
+        lengths.append(len(flat))
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    arrays = {
+        "points": np.concatenate(points) if points else np.zeros((0, 2), np.float32),
+        "pen_up": np.concatenate(pen_up) if pen_up else np.zeros(0, np.uint8),
+        "offsets": offsets,
+    }
+    if all_timed and times:
+        arrays["time"] = np.concatenate(times)
+    write_pack_arrays(path, **arrays)
+    return len(lengths)
+
+
+def write_pack_arrays(path: str | Path, points: np.ndarray, pen_up: np.ndarray, offsets: np.ndarray,
+                      time: np.ndarray | None = None) -> None:
+    """Write pack arrays (see the module docstring) to `path` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"points": np.asarray(points, np.float32), "pen_up": np.asarray(pen_up, np.uint8),
+              "offsets": np.asarray(offsets, np.int64)}
+    if time is not None:
+        arrays["time"] = np.asarray(time, np.float32)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with tmp.open("wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
