@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from recog.data.manifest import read_manifest
+from recog.data.manifest import Utterance, read_manifest
+from recog.features.ink import InkError, load_ink
 from recog.features.io import AudioReadError, load_audio
 from recog.inference import AcousticModel, load_acoustic_model
 from recog.inference.decoding import Decoder
@@ -26,7 +27,7 @@ class EvaluationResult:
         utterances: utterances scored.
         failed: (path, reason) of inputs that could not be read (not scored).
         seconds: wall time of the evaluation.
-        audio_seconds: total duration of the scored audio.
+        audio_seconds: total duration of the scored audio (0 for ink).
         rows: (path, reference, hypothesis) per scored utterance.
     """
 
@@ -39,6 +40,21 @@ class EvaluationResult:
     rows: list[tuple[str, str, str]] = field(default_factory=list)
 
 
+def featurize_utterance(model: AcousticModel, utt: Utterance) -> tuple[np.ndarray, float]:
+    """Features [T, F] of one manifest row and its audio seconds (0 for ink).
+
+    Raises `AudioReadError` / `InkError` naming the file when it cannot be used.
+    """
+    if getattr(model, "modality", "audio") == "ink":
+        feats = model.featurize(load_ink(utt.path))
+        if feats.shape[0] == 0:
+            raise InkError(f"{utt.path}: ink has no points")
+        return feats, 0.0
+    rate = model.features.sample_rate
+    wave = load_audio(utt.path, rate)
+    return model.featurize(wave), len(wave) / rate
+
+
 def compute_log_probs(
     model: AcousticModel | str | Path, manifest: str | Path, batch_size: int = 16, progress: bool = True
 ) -> tuple[list[np.ndarray], list[str], list[str], list[tuple[str, str]], float]:
@@ -46,24 +62,29 @@ def compute_log_probs(
 
     Returns (log-probs [T', V] per utterance, normalized references, paths,
     failed (path, reason), total audio seconds). Unreadable files are reported and left out.
+    Raises ValueError when the manifest's rows are of another modality than the model.
     """
     if not hasattr(model, "log_probs"):
         model = load_acoustic_model(model)
     utterances = read_manifest(manifest)
+    modality = getattr(model, "modality", "audio")
+    other = [u for u in utterances if u.modality != modality]
+    if other:
+        raise ValueError(f"{manifest}: {len(other)} {other[0].modality} row(s) (first: {other[0].path}), "
+                         f"but the model reads {modality}")
     outputs, refs, paths, failed = [], [], [], []
     audio_seconds = 0.0
-    rate = model.features.sample_rate
     for start in tqdm(range(0, len(utterances), batch_size), desc="evaluate", file=sys.stderr,
                       disable=not progress, mininterval=1):
         feats, kept = [], []
         for u in utterances[start : start + batch_size]:
             try:
-                wave = load_audio(u.path, rate)
-            except AudioReadError as err:
+                features, seconds = featurize_utterance(model, u)
+            except (AudioReadError, InkError) as err:
                 failed.append((str(u.path), str(err)))
                 continue
-            audio_seconds += len(wave) / rate
-            feats.append(model.featurize(wave))
+            audio_seconds += seconds
+            feats.append(features)
             kept.append(u)
         if not feats:
             continue

@@ -10,7 +10,7 @@ from recog.commands._decoding_args import add_decoder_args, decoder_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
+    p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest (audio or ink rows)")
     p.add_argument("--model", required=True, help="checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("manifest", help="JSONL manifest with references")
     add_decoder_args(p)
@@ -24,7 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from recog.inference import load_acoustic_model
 
     model = load_acoustic_model(args.model, threads=args.threads)
-    result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
+    try:
+        result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
+    except ValueError as err:  # e.g. an ink manifest given to an audio model
+        raise SystemExit(f"error: {err}") from None
     shown = 0
     for path, ref, hyp in result.rows:
         if ref != hyp and shown < args.show:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="write JSONL manifests for a corpus")
-    p.add_argument("corpus", choices=["fsdd-digits", "yesno"], help="corpus layout")
+    p.add_argument("corpus", choices=["fsdd-digits", "yesno", "iam-ondb"], help="corpus layout")
     p.add_argument("--data", required=True, type=Path, help="corpus folder")
     p.add_argument("--out", required=True, type=Path, help="output folder for manifests (and generated audio)")
     p.add_argument("--dev-speaker", default="jackson", help="fsdd-digits: speaker held out as dev ('' for none)")
@@ -25,6 +25,14 @@ def run(args: argparse.Namespace) -> int:
         from recog.prepare.fsdd import prepare_fsdd
 
         counts = prepare_fsdd(args.data, args.out, dev_speaker=args.dev_speaker, seed=args.seed, passes=args.passes)
+    elif args.corpus == "iam-ondb":
+        from recog.features.ink import InkError
+        from recog.prepare.iam_ondb import prepare_iam_ondb
+
+        try:
+            counts = prepare_iam_ondb(args.data, args.out)  # one ink pack + manifest per split
+        except (InkError, ValueError) as err:
+            raise SystemExit(f"error: {err}") from None
     else:
         from recog.prepare.yesno import prepare_yesno
 

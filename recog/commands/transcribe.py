@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="exported model (.onnx) or checkpoint (.pt, needs torch)")
     p.add_argument("inputs", nargs="+",
-                   help="audio files, folders, glob patterns, .jsonl manifests, .txt path lists, or - for stdin")
+                   help="audio files (ink models: .json/.xml ink files, pack.npz#i), folders, glob patterns, "
+                        ".jsonl manifests, .txt path lists, or - for stdin")
     p.add_argument("-o", "--output", default="-", help="output JSONL (default stdout); an existing file is resumed")
     p.add_argument("--ctm", default=None, metavar="FILE", help="also write word times as CTM (appended)")
     p.add_argument("--srt", default=None, metavar="DIR", help="also write one SubRip .srt per input into DIR")
@@ -46,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-seconds", type=float, default=30.0, help="longer inputs are cut into windows this long")
     p.add_argument("--min-seconds", type=float, default=0.05, help="shorter inputs are reported as errors")
     p.add_argument("--ext", action="append", default=None, metavar=".EXT",
-                   help="audio extensions searched in folders (repeatable; default common audio types)")
+                   help="extensions searched in folders (repeatable; default common audio types, "
+                        "or .json/.xml for ink models)")
     p.add_argument("--text-only", action="store_true", help="print 'path<TAB>text' lines instead of JSON")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar")
     add_decoder_args(p)
@@ -102,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
         recognizer = load_recognizer(args)
     except (ModelFormatError, OSError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    everything = expand_inputs(args.inputs, args.ext or AUDIO_EXTENSIONS)
+    from recog.features.ink.io import INK_EXTENSIONS
+
+    default_ext = INK_EXTENSIONS if recognizer.modality == "ink" else AUDIO_EXTENSIONS
+    everything = expand_inputs(args.inputs, args.ext or default_ext)
     paths = shard_paths(everything, index, count)
     to_stdout = args.output in ("-", "/dev/stdout")
     output = None if to_stdout else Path(args.output)

@@ -78,13 +78,14 @@ class ExportReport:
 def model_info(config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, float] | None = None) -> ModelInfo:
     """The runtime metadata of a trained recipe."""
     sub = config.model.subsampling
+    features = config.feature_config
     kept = {k: float(v) for k, v in (metrics or {}).items() if k.endswith(("_wer", "_cer")) and v is not None}
     return ModelInfo(
         alphabet=alphabet,
-        features=config.features,
+        features=features,
         normalizer=config.text.normalizer,
         subsampling=sub,
-        frame_rate=config.features.frame_rate / sub,
+        frame_rate=features.frame_rate / sub,
         modality=config.data.modality,
         name=config.name,
         metrics=kept,

@@ -12,6 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from recog.features.config import AudioFeatureConfig
+from recog.features.ink.config import InkFeatureConfig
+from recog.features.ink.strokes import Ink
 from recog.text import Alphabet, TextNormalizer
 
 
@@ -20,20 +22,22 @@ class AcousticModel(Protocol):
 
     Attributes:
         alphabet: output tokens (blank = 0).
-        features: feature configuration (sample rate, mel parameters).
+        features: feature configuration (audio: sample rate, mel parameters; ink: `InkFeatureConfig`).
         normalizer: the recipe's text normalization (applied to references).
-        frame_rate: output frames per second (after subsampling).
+        frame_rate: output frames per second (after subsampling); for ink, per feature vector.
         name: recipe name.
+        modality: "audio" or "ink": what `featurize` takes.
     """
 
     alphabet: Alphabet
-    features: AudioFeatureConfig
+    features: AudioFeatureConfig | InkFeatureConfig
     normalizer: TextNormalizer
     frame_rate: float
     name: str
+    modality: str
 
-    def featurize(self, wave: np.ndarray) -> np.ndarray:
-        """Waveform [N] float32 at features.sample_rate -> features [T, F] float32."""
+    def featurize(self, data: np.ndarray | Ink) -> np.ndarray:
+        """Audio: waveform [N] float32 at features.sample_rate; ink: an `Ink` -> features [T, F] float32."""
         ...
 
     def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ import torch
 
 from recog.data.collate import pad_features
 from recog.features.audio import LogMel
+from recog.features.ink import Ink, ink_features
 from recog.model import BiLSTMCTC
 from recog.text import Alphabet
 from recog.train.checkpoint import load_model
@@ -22,11 +23,12 @@ class TorchAcousticModel:
         self.model = model.to(device).eval()
         self.device = device
         self.alphabet = alphabet
-        self.features = config.features
+        self.modality = config.data.modality
+        self.features = config.feature_config
         self.normalizer = config.text.normalizer
         self.name = config.name
-        self.frame_rate = config.features.frame_rate / config.model.subsampling
-        self.logmel = LogMel(config.features)
+        self.frame_rate = self.features.frame_rate / config.model.subsampling
+        self.logmel = LogMel(config.features) if self.modality == "audio" else None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, threads: int = 0, device: str = "auto") -> TorchAcousticModel:
@@ -35,7 +37,9 @@ class TorchAcousticModel:
         model, config, alphabet, _ = load_model(path)
         return cls(model, config, alphabet, select_device(device))
 
-    def featurize(self, wave: np.ndarray) -> np.ndarray:
+    def featurize(self, wave: np.ndarray | Ink) -> np.ndarray:
+        if self.modality == "ink":
+            return ink_features(wave, self.features)  # the numpy code the runtime uses
         with torch.inference_mode():
             return self.logmel(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))).numpy()
 

@@ -4,10 +4,12 @@ Every key starts with `recog.`; values are strings (JSON where structured):
 
     recog.format        "recog-onnx-1"
     recog.alphabet      JSON list of the non-blank tokens (index 1..V-1; blank = 0)
-    recog.features      JSON `AudioFeatureConfig` (rate, mel parameters, normalization)
+    recog.features      JSON `AudioFeatureConfig` (rate, mel parameters, normalization) for audio,
+                        JSON `InkFeatureConfig` (normalization, resampling, encoding) for ink
     recog.normalizer    JSON `TextNormalizer` (how references are normalized)
     recog.subsampling   time reduction of the network (feature frames per output frame)
-    recog.frame_rate    output frames per second (feature frame rate / subsampling)
+    recog.frame_rate    output frames per second (feature frame rate / subsampling); for ink,
+                        output frames per feature vector (1 / subsampling)
     recog.modality      "audio" (or "ink")
     recog.recipe        the training recipe's name
     recog.metrics       JSON dev metrics measured in training (`<dev set>_wer`/`_cer`, percent)
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from recog.features.config import AudioFeatureConfig
+from recog.features.ink.config import InkFeatureConfig
 from recog.text import Alphabet, TextNormalizer
 
 FORMAT = "recog-onnx-1"
@@ -42,7 +45,7 @@ class ModelInfo:
 
     Attributes:
         alphabet: output tokens (blank = 0).
-        features: feature extraction parameters.
+        features: feature extraction parameters (`InkFeatureConfig` when modality is "ink").
         normalizer: the recipe's text normalization.
         subsampling: feature frames per output frame.
         frame_rate: output (log-prob) frames per second.
@@ -54,7 +57,7 @@ class ModelInfo:
     """
 
     alphabet: Alphabet
-    features: AudioFeatureConfig
+    features: AudioFeatureConfig | InkFeatureConfig
     normalizer: TextNormalizer
     subsampling: int
     frame_rate: float
@@ -92,13 +95,17 @@ class ModelInfo:
             raise ModelFormatError(f"{where}: unsupported model format {fmt!r} (this runtime reads {FORMAT!r})")
         try:
             get = lambda key: props[PREFIX + key]  # noqa: E731
+            modality = get("modality")
+            feature_type = {"audio": AudioFeatureConfig, "ink": InkFeatureConfig}.get(modality)
+            if feature_type is None:
+                raise ValueError(f"unknown modality {modality!r}")
             return cls(
                 alphabet=Alphabet(json.loads(get("alphabet"))),
-                features=AudioFeatureConfig(**json.loads(get("features"))),
+                features=feature_type(**json.loads(get("features"))),
                 normalizer=TextNormalizer(**json.loads(get("normalizer"))),
                 subsampling=int(get("subsampling")),
                 frame_rate=float(get("frame_rate")),
-                modality=get("modality"),
+                modality=modality,
                 name=get("recipe"),
                 metrics=json.loads(props.get(PREFIX + "metrics", "{}")),
                 quantization=props.get(PREFIX + "quantization", "none"),

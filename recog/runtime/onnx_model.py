@@ -9,6 +9,7 @@ import onnxruntime as ort
 from threadpoolctl import ThreadpoolController
 
 from recog.features.audio_np import log_mel
+from recog.features.ink import Ink, ink_features
 from recog.runtime.batching import length_buckets, pad_batch
 from recog.runtime.metadata import ModelFormatError, ModelInfo
 
@@ -52,16 +53,20 @@ class OnnxAcousticModel:
         self.alphabet = self.info.alphabet
         self.features = self.info.features
         self.normalizer = self.info.normalizer
+        self.modality = self.info.modality
         self.frame_rate = self.info.frame_rate
         self.name = self.info.name
         self.max_batch_frames = max_batch_frames
 
-    def featurize(self, wave: np.ndarray) -> np.ndarray:
-        """Waveform [N] float32 at features.sample_rate -> log-mel [T, n_mels] float32.
+    def featurize(self, wave: np.ndarray | Ink) -> np.ndarray:
+        """Waveform [N] float32 at features.sample_rate -> log-mel [T, n_mels] float32;
+        for an ink model, an `Ink` -> stroke vectors [T, F] float32.
 
         BLAS is held to one thread: the mel matmul is tiny, and waking BLAS threads
         while onnxruntime's own threads spin costs more than it computes.
         """
+        if self.modality == "ink":
+            return ink_features(wave, self.features)
         with _blas.limit(limits=1, user_api="blas"):
             return log_mel(wave, self.features)
 

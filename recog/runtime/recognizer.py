@@ -1,4 +1,4 @@
-"""`Recognizer`: audio in, transcripts out. The one transcription engine of recog.
+"""`Recognizer`: audio or ink in, transcripts out. The one transcription engine of recog.
 
     from recog.runtime import Recognizer
     rec = Recognizer.from_onnx("models/digits-en/model.onnx", threads=2)
@@ -10,6 +10,10 @@ length-bucketed batches and decoded. Files longer than `chunk_seconds` are
 read window by window (see `recog.runtime.chunking`), so memory stays bounded
 whatever their length. A file that cannot be used gives a `Transcript` with
 `error` set; nothing raises out of `iter_transcribe` for a bad input.
+
+An ink model (modality "ink") reads JSON ink files, IAM-OnDB XML files and
+`pack.npz#index` lines (see `recog.features.ink.io`) or `Ink` objects; a line is
+never chunked, and word times are in feature vectors instead of seconds.
 
 Works with any `AcousticModel`: the ONNX one (torch-free) or a checkpoint.
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from recog.features.ink import Ink, InkError, load_ink
 from recog.features.io import AudioReadError, load_audio
 from recog.inference import AcousticModel
 from recog.inference.decoding import Decoder, DecodeResult, Word, build_decoder, words_from_frames
@@ -36,11 +41,11 @@ class Transcript:
     """The result for one input.
 
     Attributes:
-        path: the input as given (or "<array i>" for waveforms).
+        path: the input as given (or "<array i>" for waveforms, "<ink i>" for Ink objects).
         text: recognized text ("" on error).
         score: total log score of the best hypothesis (natural log).
-        duration: audio seconds.
-        words: words with start/end seconds.
+        duration: audio seconds (0 for ink).
+        words: words with start/end seconds (ink: feature-vector indices).
         error: why the input could not be transcribed (None on success); names the file.
     """
 
@@ -83,7 +88,8 @@ class Recognizer:
     ):
         self.model = model
         self.decoder = decoder or build_decoder("greedy", model.alphabet, model.frame_rate)
-        self.rate = model.features.sample_rate
+        self.modality = getattr(model, "modality", "audio")
+        self.rate = model.features.sample_rate if self.modality == "audio" else 1
         self.frame_samples = int(round(self.rate / model.frame_rate))
         self.chunk_frames = max(1, int(round(chunk_seconds * model.frame_rate)))
         self.context_frames = int(round(context_seconds * model.frame_rate))
@@ -101,9 +107,11 @@ class Recognizer:
         return cls(model, build_decoder(decoder, model.alphabet, model.frame_rate, beam_width, lm, alpha, beta), **options)
 
     # ---- public API ---------------------------------------------------------------
-    def transcribe(self, inputs: Iterable[str | Path | np.ndarray], batch_size: int = 16) -> list[Transcript]:
-        """Paths, or waveforms [N] float32 at the model's rate -> one `Transcript` each, in order."""
+    def transcribe(self, inputs: Iterable[str | Path | np.ndarray | Ink], batch_size: int = 16) -> list[Transcript]:
+        """Paths, waveforms [N] float32 at the model's rate, or `Ink` lines -> one `Transcript` each, in order."""
         items = list(inputs)
+        if items and all(isinstance(x, Ink) for x in items):
+            return [self.transcribe_ink(ink, f"<ink {i}>") for i, ink in enumerate(items)]
         if all(isinstance(x, np.ndarray) for x in items):
             return [self.transcribe_wave(w, f"<array {i}>") for i, w in enumerate(items)]
         if any(isinstance(x, np.ndarray) for x in items):
@@ -121,6 +129,15 @@ class Recognizer:
         if batch:
             yield from self._batch(batch)
 
+    def transcribe_ink(self, ink: Ink, name: str = "<ink>") -> Transcript:
+        """One ink line (ink models only)."""
+        if self.modality != "ink":
+            return Transcript(name, error=f"{name}: this is an {self.modality} model; it cannot read ink")
+        feats = self.model.featurize(ink)
+        if feats.shape[0] == 0:
+            return Transcript(name, error=f"{name}: ink has no points")
+        return self._transcript(name, self.decoder(self.model.log_probs([feats])[0]), 0.0)
+
     def transcribe_wave(self, wave: np.ndarray, name: str = "<array>") -> Transcript:
         """One waveform [N] float32 at the model's rate (chunked when long)."""
         wave = np.asarray(wave, np.float32)
@@ -137,6 +154,13 @@ class Recognizer:
         short: list[tuple[int, np.ndarray]] = []
         for i, path in enumerate(paths):
             try:
+                if self.modality == "ink":
+                    feats = self.model.featurize(load_ink(path))
+                    if feats.shape[0] == 0:
+                        raise InkError(f"{path}: ink has no points")
+                    short.append((i, feats))
+                    results[i] = Transcript(path)
+                    continue
                 if self._is_long(path):
                     results[i] = self._long_file(path)
                     continue
@@ -207,6 +231,6 @@ class Recognizer:
 
 def _describe(path: str, err: Exception) -> str:
     """An error message that names the file."""
-    if isinstance(err, AudioReadError):
+    if isinstance(err, (AudioReadError, InkError)):
         return str(err)
     return f"{path}: {type(err).__name__}: {err}"

@@ -162,18 +162,17 @@ def bezier_vectors(curves: BezierCurves, xy: np.ndarray, offsets: np.ndarray, po
     """Curves of a line -> vectors [S + M, 7 or 8] float32: a pen-up move, then the stroke's curves,
     for every stroke (layout in the module docstring)."""
     n_strokes = len(offsets) - 1
-    starts = xy[offsets[:-1]] if n_strokes else np.zeros((0, 2))
-    ends = xy[offsets[1:] - 1] if n_strokes else np.zeros((0, 2))
-    prev_end = np.vstack([starts[:1], ends[:-1]]) if n_strokes else np.zeros((0, 2))
-    air = starts - prev_end
+    dim = 8 if position else 7
+    if n_strokes == 0:
+        return np.zeros((0, dim), np.float32)
+    starts, ends = xy[offsets[:-1]], xy[offsets[1:] - 1]
+    air = starts - np.vstack([starts[:1], ends[:-1]])  # the first stroke's move is zero
     # Rows: air move of stroke k, then the curves of stroke k.
     per_stroke = np.bincount(curves.stroke, minlength=n_strokes) + 1
     row_of_air = np.concatenate([[0], np.cumsum(per_stroke)[:-1]]).astype(np.int64)
-    total = int(per_stroke.sum()) if n_strokes else 0
-    is_curve = np.ones(total, bool)
+    is_curve = np.ones(int(per_stroke.sum()), bool)
     is_curve[row_of_air] = False
-    dim = 8 if position else 7
-    out = np.zeros((total, dim), np.float32)
+    out = np.zeros((len(is_curve), dim), np.float32)
     out[row_of_air, 0:2] = air
     out[row_of_air, 2:4] = air / 3.0
     out[row_of_air, 4:6] = -air / 3.0

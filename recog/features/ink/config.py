@@ -34,7 +34,7 @@ class InkFeatureConfig:
     """
 
     encoding: str = "points"
-    spacing: float = 0.15
+    spacing: float = 0.25
     deskew: bool = True
     slant: bool = False
     outlier_factor: float = 8.0
