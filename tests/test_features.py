@@ -5,14 +5,14 @@ import torch
 
 from recog.features.audio import LogMel, warp_frequency
 from recog.features.audio_np import log_mel
-from recog.features.augment import AugmentConfig, perturb_wave, spec_augment
+from recog.features.augment import AugmentConfig, perturb_wave, random_eq_db, spec_augment
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
 
 from .conftest import synth_utterance
 
 
-@pytest.mark.parametrize("normalize", ["utterance", "none"])
+@pytest.mark.parametrize("normalize", ["utterance", "scalar", "none"])
 @pytest.mark.parametrize("rate,n_mels", [(8000, 40), (16000, 80)])
 def test_torch_features_match_librosa(normalize, rate, n_mels):
     cfg = AudioFeatureConfig(sample_rate=rate, n_mels=n_mels, normalize=normalize)
@@ -70,3 +70,25 @@ def test_frequency_warp_moves_energy():
     spec[40] = 1.0
     up = warp_frequency(spec, 1.1)
     assert up[:, 0].argmax().item() == 44
+
+
+def test_scalar_normalization_keeps_spectral_shape():
+    """"scalar" removes gain only: band differences survive, a louder copy gives the same features."""
+    rng = np.random.default_rng(1)
+    wave = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    cfg = AudioFeatureConfig(sample_rate=8000, n_mels=40, normalize="scalar")
+    quiet = LogMel(cfg)(torch.from_numpy(wave)).numpy()
+    loud = LogMel(cfg)(torch.from_numpy(wave * 4)).numpy()
+    assert np.abs(quiet - loud).max() < 1e-2  # up to the log floor at the padded edges
+    assert abs(quiet.mean()) < 1e-4 and abs(quiet.std() - 1) < 1e-3
+    per_band = LogMel(AudioFeatureConfig(sample_rate=8000, n_mels=40, normalize="utterance"))(torch.from_numpy(wave))
+    assert np.abs(per_band.numpy().mean(0)).max() < 1e-4  # per band mean removed
+    assert np.abs(quiet.mean(0)).max() > 0.05  # scalar keeps the band means
+
+
+def test_random_eq_is_smooth_and_bounded():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        curve = random_eq_db(129, 12.0, gen)
+        assert curve.shape == (129,) and curve.abs().max() <= 12.0 + 1e-5
+        assert (curve[1:] - curve[:-1]).abs().max() < 0.25 * 12.0  # smooth: no bin-to-bin jumps

@@ -10,7 +10,7 @@ import torch
 
 from recog.data.manifest import Utterance
 from recog.features.audio import LogMel
-from recog.features.augment import AugmentConfig, perturb_wave, spec_augment, uniform
+from recog.features.augment import AugmentConfig, perturb_wave, random_eq_db, spec_augment, uniform
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
 from recog.text import Alphabet, TextNormalizer
@@ -80,11 +80,13 @@ class AudioDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         wave = torch.from_numpy(self.waves[index])
-        warp = 1.0
+        warp, eq_db = 1.0, None
         if self.augment is not None:
             wave = perturb_wave(wave, self.features.sample_rate, self.augment, self.rng)
             warp = uniform(self.rng, self.augment.vtlp)
-        feats = self.logmel(wave, warp=warp)
+            if self.augment.eq_db > 0:
+                eq_db = random_eq_db(self.features.fft_size // 2 + 1, self.augment.eq_db, self.rng)
+        feats = self.logmel(wave, warp=warp, eq_db=eq_db)
         if self.augment is not None:
             feats = spec_augment(feats, self.augment, self.rng)
         return feats, torch.tensor(self.targets[index], dtype=torch.long)

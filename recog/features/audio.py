@@ -44,13 +44,22 @@ class LogMel(torch.nn.Module):
             mel_scale="slaney",
         )
 
-    def forward(self, wave: torch.Tensor, warp: float = 1.0) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, warp: float = 1.0, eq_db: torch.Tensor | None = None) -> torch.Tensor:
+        """Waveform [N] -> features [T, n_mels].
+
+        warp: VTLP factor (1 = none); eq_db: optional gain per STFT bin [n_fft/2+1] in dB
+        (training-time channel augmentation), applied to the power spectrum.
+        """
         spec = self.spectrogram(wave)  # [n_fft/2+1, T]
         if warp != 1.0:
             spec = warp_frequency(spec, warp)
+        if eq_db is not None:
+            spec = spec * (10.0 ** (eq_db / 10.0)).unsqueeze(1)
         feats = torch.log(self.mel(spec) + self.config.log_floor).transpose(0, 1)  # [T, F]
         if self.config.normalize == "utterance":
             feats = normalize_utterance(feats)
+        elif self.config.normalize == "scalar":
+            feats = normalize_scalar(feats)
         return feats.contiguous()
 
 
@@ -66,6 +75,11 @@ def warp_frequency(spec: torch.Tensor, factor: float) -> torch.Tensor:
     high = (low + 1).clamp(max=num_bins - 1)
     frac = (src - low.to(spec.dtype)).unsqueeze(1)
     return spec[low] * (1 - frac) + spec[high] * frac
+
+
+def normalize_scalar(feats: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Zero mean, unit variance over all cells of feats [T, F] (one mean, one std)."""
+    return (feats - feats.mean()) / (feats.std(unbiased=False) + eps)
 
 
 def normalize_utterance(feats: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

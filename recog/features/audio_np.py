@@ -37,7 +37,14 @@ def log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
     feats = np.log(filters @ power + config.log_floor).T  # [T, F]
     if config.normalize == "utterance":
         feats = normalize_utterance(feats)
+    elif config.normalize == "scalar":
+        feats = normalize_scalar(feats)
     return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+def normalize_scalar(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Zero mean, unit variance over all cells of feats [T, F] (one mean, one std)."""
+    return (feats - feats.mean()) / (feats.std() + eps)
 
 
 def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:

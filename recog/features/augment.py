@@ -25,6 +25,9 @@ class AugmentConfig:
         time_masks: SpecAugment time masks per utterance.
         time_mask_width: maximum width of each time mask, in frames.
         time_mask_ratio: a time mask never exceeds this fraction of the utterance.
+        eq_db: largest gain, in dB, of a random smooth equalizer curve applied to the
+            spectrum (a sum of 4 cosines over frequency): simulates microphones and
+            channels; 0 = off.
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -37,6 +40,7 @@ class AugmentConfig:
     time_masks: int = 0
     time_mask_width: int = 20
     time_mask_ratio: float = 0.2
+    eq_db: float = 0.0
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -78,6 +82,22 @@ def perturb_wave(
     if cfg.noise_prob > 0 and torch.rand((), generator=rng).item() < cfg.noise_prob:
         wave = add_noise(wave, uniform(rng, cfg.snr_db), rng)
     return wave
+
+
+def random_eq_db(num_bins: int, max_db: float, rng: torch.Generator) -> torch.Tensor:
+    """A random smooth equalizer curve over `num_bins` frequency bins, in dB: [num_bins].
+
+    A sum of 4 cosines of random amplitude and phase over the band, scaled so
+    that its largest magnitude is a random value in [0, max_db].
+    """
+    x = torch.linspace(0.0, math.pi, num_bins)
+    curve = torch.zeros(num_bins)
+    for k in range(1, 5):
+        amp = torch.randn((), generator=rng) / k
+        phase = torch.rand((), generator=rng) * 2 * math.pi
+        curve += amp * torch.cos(k * x + phase)
+    peak = curve.abs().max().clamp_min(1e-6)
+    return curve / peak * max_db * torch.rand((), generator=rng)
 
 
 def spec_augment(feats: torch.Tensor, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor:

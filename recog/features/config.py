@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+NORMALIZATIONS = ("utterance", "scalar", "none")
+
+
 @dataclass
 class AudioFeatureConfig:
     """Log-mel spectrogram parameters.
@@ -18,8 +21,11 @@ class AudioFeatureConfig:
         f_min: lowest mel filter edge in Hz.
         f_max: highest mel filter edge in Hz; 0 means sample_rate / 2.
         log_floor: added to mel power before the log, avoids log(0).
-        normalize: "utterance" (zero mean, unit variance per band over the utterance)
-            or "none".
+        normalize: "utterance" (zero mean, unit variance per band over the utterance:
+            cepstral-mean-and-variance style, removes the channel but also the average
+            spectrum of a short word), "scalar" (one mean and one standard deviation
+            over all bands and frames of the utterance: removes gain, keeps spectral
+            shape; pair it with the `eq_db` augmentation for channel robustness) or "none".
     """
 
     sample_rate: int = 16000
@@ -33,8 +39,8 @@ class AudioFeatureConfig:
     normalize: str = "utterance"
 
     def __post_init__(self) -> None:
-        if self.normalize not in ("utterance", "none"):
-            raise ValueError(f"features.normalize must be 'utterance' or 'none', got {self.normalize!r}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"features.normalize must be one of {', '.join(NORMALIZATIONS)}, got {self.normalize!r}")
 
     @property
     def win_length(self) -> int:
