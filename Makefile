@@ -52,6 +52,23 @@ eval-digits: setup
 ship-digits: setup
 	$(PY) -c "from recog.train.checkpoint import release_checkpoint as r; print(r('exp/digits/best.pt', 'models/digits-en/model.pt'), 'bytes')"
 
+# ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
+# IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
+INK_DATA := pipelines/iam_ondb/data
+INK_MODEL ?= exp/iam_ondb/best.pt
+.PHONY: prepare-ink train-ink eval-ink
+
+prepare-ink: setup
+	$(RECOG) prepare iam-ondb --data $(SHARED)/iam_ondb --out $(INK_DATA)
+
+train-ink: prepare-ink
+	$(RECOG) train pipelines/iam_ondb/config.toml $(ARGS)
+
+# Greedy decoding on both writer-disjoint validation sets (an LM line can follow).
+eval-ink: setup
+	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val1.jsonl --json
+	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val2.jsonl --json
+
 bench: setup
 	$(PY) tools/bench_all.py
 

@@ -9,7 +9,7 @@ import onnxruntime as ort
 from threadpoolctl import ThreadpoolController
 
 from recog.features.audio_np import log_mel
-from recog.features.ink import Ink, ink_features
+from recog.features.ink import Ink
 from recog.runtime.batching import length_buckets, pad_batch
 from recog.runtime.metadata import ModelFormatError, ModelInfo
 
@@ -66,6 +66,8 @@ class OnnxAcousticModel:
         while onnxruntime's own threads spin costs more than it computes.
         """
         if self.modality == "ink":
+            from recog.features.ink.extract import ink_features  # numba: loaded by ink models only
+
             return ink_features(wave, self.features)
         with _blas.limit(limits=1, user_api="blas"):
             return log_mel(wave, self.features)
