@@ -31,7 +31,7 @@ lint: setup
 	$(PY) -m ruff check recog tests tools pipelines
 
 demo: setup
-	$(RECOG) transcribe --model models/digits-en/model.pt models/digits-en/samples --text-only --quiet-progress
+	$(RECOG) transcribe --model models/digits-en/model.onnx models/digits-en/samples --text-only --quiet-progress
 
 # ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
 DIGITS_DATA := pipelines/digits/data
@@ -48,9 +48,10 @@ eval-digits: setup
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
 
-# Copy the trained model into models/digits-en without optimizer state.
+# Export the trained model to models/digits-en: ONNX (parity-checked) and its int8 twin
+# (refused if dev WER/CER grows by more than 0.5 points).
 ship-digits: setup
-	$(PY) -c "from recog.train.checkpoint import release_checkpoint as r; print(r('exp/digits/best.pt', 'models/digits-en/model.pt'), 'bytes')"
+	$(RECOG) export $(DIGITS_MODEL) -o models/digits-en/model.onnx --quantize int8
 
 # ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.

@@ -5,7 +5,14 @@ import torch
 
 from recog.features.audio import LogMel, warp_frequency
 from recog.features.audio_np import log_mel
-from recog.features.augment import AugmentConfig, perturb_wave, random_eq_db, spec_augment
+from recog.features.augment import (
+    AugmentConfig,
+    channel_curve_db,
+    perturb_wave,
+    random_eq_db,
+    random_lowpass_db,
+    spec_augment,
+)
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
 
@@ -92,3 +99,14 @@ def test_random_eq_is_smooth_and_bounded():
         curve = random_eq_db(129, 12.0, gen)
         assert curve.shape == (129,) and curve.abs().max() <= 12.0 + 1e-5
         assert (curve[1:] - curve[:-1]).abs().max() < 0.25 * 12.0  # smooth: no bin-to-bin jumps
+
+
+def test_random_lowpass_cuts_the_top_band_only():
+    gen = torch.Generator().manual_seed(0)
+    curve = random_lowpass_db(129, 8000, 2500.0, gen)
+    freqs = torch.linspace(0, 4000, 129)
+    assert curve[freqs < 2000].abs().max() < 0.5  # pass band untouched
+    assert curve[freqs > 3800].max() < -30.0  # stop band down by >30 dB
+    cfg = AugmentConfig(lowpass_prob=1.0, lowpass_hz=[2000.0, 3000.0])
+    assert channel_curve_db(129, 8000, cfg, gen).min() < -30.0
+    assert channel_curve_db(129, 8000, AugmentConfig(), gen) is None  # off by default

@@ -10,7 +10,7 @@ import torch
 
 from recog.data.manifest import Utterance
 from recog.features.audio import LogMel
-from recog.features.augment import AugmentConfig, perturb_wave, random_eq_db, spec_augment, uniform
+from recog.features.augment import AugmentConfig, channel_curve_db, perturb_wave, spec_augment, uniform
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
 from recog.text import Alphabet, TextNormalizer
@@ -84,8 +84,7 @@ class AudioDataset(torch.utils.data.Dataset):
         if self.augment is not None:
             wave = perturb_wave(wave, self.features.sample_rate, self.augment, self.rng)
             warp = uniform(self.rng, self.augment.vtlp)
-            if self.augment.eq_db > 0:
-                eq_db = random_eq_db(self.features.fft_size // 2 + 1, self.augment.eq_db, self.rng)
+            eq_db = channel_curve_db(self.features.fft_size // 2 + 1, self.features.sample_rate, self.augment, self.rng)
         feats = self.logmel(wave, warp=warp, eq_db=eq_db)
         if self.augment is not None:
             feats = spec_augment(feats, self.augment, self.rng)

@@ -28,6 +28,10 @@ class AugmentConfig:
         eq_db: largest gain, in dB, of a random smooth equalizer curve applied to the
             spectrum (a sum of 4 cosines over frequency): simulates microphones and
             channels; 0 = off.
+        lowpass_prob: probability of a random band limit (a soft low-pass of the
+            spectrum): recordings from other microphones often lack the top band.
+        lowpass_hz: the band limit's cutoff in Hz, uniform in [lo, hi]; above it the
+            spectrum falls by up to 40 dB over a few hundred Hz.
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -41,6 +45,8 @@ class AugmentConfig:
     time_mask_width: int = 20
     time_mask_ratio: float = 0.2
     eq_db: float = 0.0
+    lowpass_prob: float = 0.0
+    lowpass_hz: list[float] = field(default_factory=lambda: [1800.0, 3800.0])
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -98,6 +104,27 @@ def random_eq_db(num_bins: int, max_db: float, rng: torch.Generator) -> torch.Te
         curve += amp * torch.cos(k * x + phase)
     peak = curve.abs().max().clamp_min(1e-6)
     return curve / peak * max_db * torch.rand((), generator=rng)
+
+
+def random_lowpass_db(num_bins: int, sample_rate: int, cutoff_hz: float, rng: torch.Generator) -> torch.Tensor:
+    """A soft low-pass as a gain curve in dB over `num_bins` STFT bins (0 .. sample_rate/2): [num_bins].
+
+    0 dB below `cutoff_hz`, then a logistic fall to -40 dB with a random width of 50..300 Hz.
+    """
+    freqs = torch.linspace(0.0, sample_rate / 2, num_bins)
+    width = 50.0 + 250.0 * torch.rand((), generator=rng)
+    return -40.0 * torch.sigmoid((freqs - cutoff_hz - 2 * width) / width)
+
+
+def channel_curve_db(num_bins: int, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor | None:
+    """The random channel (EQ and band limit) of one training utterance in dB [num_bins], or None if off."""
+    curve = None
+    if cfg.eq_db > 0:
+        curve = random_eq_db(num_bins, cfg.eq_db, rng)
+    if cfg.lowpass_prob > 0 and torch.rand((), generator=rng).item() < cfg.lowpass_prob:
+        lowpass = random_lowpass_db(num_bins, sample_rate, uniform(rng, cfg.lowpass_hz), rng)
+        curve = lowpass if curve is None else curve + lowpass
+    return curve
 
 
 def spec_augment(feats: torch.Tensor, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor:
