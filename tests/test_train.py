@@ -21,7 +21,7 @@ def test_tiny_model_overfits_to_exact_transcripts(tmp_path, tone_corpus):
     record = Trainer(_config(tmp_path, tone_corpus, epochs=80)).run()
     assert record["train_wer"] == 0.0 and record["train_cer"] == 0.0, record
     model, config, alphabet, state = load_model(tmp_path / "run" / "best.pt")
-    assert alphabet.to_string() == " abcd" and config.model.vocab_size == 5
+    assert alphabet.to_string() == " abcd" and config.model.vocab_size == 6
     logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert logs[0]["loss"] > logs[-1]["loss"]
 
