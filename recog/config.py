@@ -63,24 +63,44 @@ class TextConfig:
 class TrainConfig:
     """Optimization.
 
+    Batches and data parallelism: a batch holds at most `max_frames` padded
+    input frames; one optimizer step takes `accum_grad` batches on each of the
+    N processes that `torchrun --nproc-per-node N` starts (N = 1 for a plain
+    `recog train`), so the global batch is N * accum_grad batches. The loss of
+    a step is the sum over its utterances of (CTC loss / target tokens) divided
+    by the utterances in the global batch: the mean per utterance, the same
+    whatever N and accum_grad split the same global batch into. Learning rate
+    and warm-up are per optimizer step and are not rescaled with N.
+
     Attributes:
         epochs: passes over the training data.
         max_frames: padded input frames per batch (the batch size, in frames).
+        accum_grad: batches per process whose gradients are accumulated into
+            one optimizer step (gradient accumulation; 1 = none).
         lr: peak learning rate of AdamW.
         weight_decay: AdamW decoupled weight decay.
         warmup_steps: linear warm-up steps before cosine decay.
         final_lr_ratio: the cosine decays to lr * final_lr_ratio.
         grad_clip: maximum gradient L2 norm.
-        device: "auto" (CUDA when present), "cpu" or "cuda".
+        device: "auto" (CUDA when present), "cpu" or "cuda" (under torchrun, cuda:LOCAL_RANK).
         precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32" or "bf16".
-        num_workers: data-loader worker processes (0 = in the main process).
+        num_workers: data-loader worker processes per rank (0 = in the main
+            process; -1 = auto: up to 4 on CUDA, 0 on CPU).
         threads: torch intra-op threads on CPU (0 = torch's default).
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
         sortagrad: first epoch in order of increasing length (see BucketSampler).
+        checkpoint_every_steps: also write a resumable checkpoint every this many
+            optimizer steps, mid-epoch (0 = only at the end of each epoch).
+        keep_checkpoints: step checkpoints kept in OUT_DIR/checkpoints, newest
+            first (0 = keep all); `last.pt` is always the newest.
+        max_skip_fraction: the run fails when more than this fraction of the
+            training utterances is unusable (see `OUT_DIR/data_report.json`) or
+            of the optimizer steps so far was skipped for a NaN/inf loss or gradient.
     """
 
     epochs: int = 30
     max_frames: int = 20000
+    accum_grad: int = 1
     lr: float = 2e-3
     weight_decay: float = 1e-2
     warmup_steps: int = 200
@@ -88,10 +108,21 @@ class TrainConfig:
     grad_clip: float = 5.0
     device: str = "auto"
     precision: str = "auto"
-    num_workers: int = 0
+    num_workers: int = -1
     threads: int = 0
     max_minutes: float = 0.0
     sortagrad: bool = True
+    checkpoint_every_steps: int = 0
+    keep_checkpoints: int = 3
+    max_skip_fraction: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.accum_grad < 1:
+            raise ValueError(f"train.accum_grad must be >= 1, got {self.accum_grad}")
+        if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 0:
+            raise ValueError("train.checkpoint_every_steps and train.keep_checkpoints must be >= 0")
+        if not 0.0 <= self.max_skip_fraction <= 1.0:
+            raise ValueError(f"train.max_skip_fraction must be in [0, 1], got {self.max_skip_fraction}")
 
 
 @dataclass

@@ -26,6 +26,10 @@ class Batch:
     def to(self, device: torch.device) -> Batch:
         return Batch(*(t.to(device, non_blocking=True) for t in (self.features, self.lengths, self.targets, self.target_lengths)))
 
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked host memory (called by a DataLoader with pin_memory=True)."""
+        return Batch(*(t.pin_memory() for t in (self.features, self.lengths, self.targets, self.target_lengths)))
+
 
 def pad_features(features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """List of [T_i, F] -> ([B, max T, F] zero-padded, [B] lengths)."""

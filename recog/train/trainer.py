@@ -1,31 +1,58 @@
-"""The training loop: CTC loss, AdamW, warm-up + cosine schedule, validation, checkpoints."""
+"""The training loop: CTC loss, AdamW, warm-up + cosine schedule, validation, checkpoints.
+
+One `Trainer` runs in each process: alone for `recog train`, or one per device
+under `torchrun --nproc-per-node N -m recog train` (DistributedDataParallel,
+see `recog.train.distributed`). Rank 0 alone writes files, logs and the
+progress bar; every rank computes the same decisions (skip a step, stop, the
+best checkpoint) from all-reduced numbers, so they stay in lockstep.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from recog.config import RecipeConfig
-from recog.data.collate import collate
-from recog.data.dataset import AudioDataset
+from recog.data.collate import Batch
 from recog.data.datasets import build_dataset
-from recog.data.ink_dataset import InkDataset
 from recog.data.manifest import read_manifest
-from recog.data.sampler import BucketSampler
-from recog.decode.greedy import greedy_decode
-from recog.metrics import ErrorCounts
+from recog.data.sampler import BucketSampler, Slot
 from recog.model import BiLSTMCTC
 from recog.text import Alphabet
-from recog.train.checkpoint import load_state, make_state, save_checkpoint
-from recog.train.device import autocast, configure_backend, select_device
+from recog.train import distributed as dist
+from recog.train import rng
+from recog.train.checkpoint import (
+    load_latest,
+    make_state,
+    remove_step_checkpoints,
+    remove_temporary_files,
+    save_checkpoint,
+    save_training_checkpoint,
+)
+from recog.train.data_report import TooManySkipsError, check_fraction, load_split, write_report
+from recog.train.device import (
+    autocast,
+    configure_backend,
+    loader_workers,
+    pin_memory,
+    select_device,
+)
+from recog.train.loader import SlotDataset, slot_loader
+from recog.train.progress import MetricsLog, progress_bar
+from recog.train.validate import DevResult, validate
+
+__all__ = ["DevResult", "Trainer", "build_alphabet", "lr_factor", "validate"]
+
+# Mid-epoch, the skipped-step fraction is only judged once this many steps ran (at epoch ends always).
+MIN_STEPS_FOR_SKIP_CHECK = 100
 
 
 def build_alphabet(config: RecipeConfig, texts: list[str]) -> Alphabet:
@@ -43,160 +70,306 @@ def lr_factor(step: int, warmup: int, total: int, final_ratio: float) -> float:
     return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-@dataclass
-class DevResult:
-    """Greedy-decoding error rates on one dev set (percent)."""
+def ctc_loss_sum(log_probs: torch.Tensor, out_lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Sum over the batch of CTC loss / target tokens (nats per token), a scalar.
 
-    name: str
-    wer: float
-    cer: float
-    utterances: int
-
-
-def validate(
-    model: BiLSTMCTC, dataset: AudioDataset | InkDataset, name: str, device: torch.device, max_frames: int, precision: str
-) -> DevResult:
-    """Greedy-decode `dataset` and count errors against its (normalized) targets."""
-    model.eval()
-    counts = ErrorCounts()
-    sampler = BucketSampler(dataset.lengths(), max_frames, shuffle=False)
-    with torch.inference_mode(), autocast(device, precision):
-        for indices in sampler:
-            batch = collate([dataset[i] for i in indices]).to(device)
-            log_probs, out_lengths = model(batch.features, batch.lengths)
-            log_probs = log_probs.float().cpu().numpy()
-            for row, i in enumerate(indices):
-                hyp = dataset.alphabet.decode(greedy_decode(log_probs[row, : int(out_lengths[row])]))
-                counts.add(dataset.alphabet.decode(dataset.targets[i]), hyp)
-    model.train()
-    return DevResult(name, counts.wer, counts.cer, counts.utterances)
+    log_probs: [B, T', V] natural-log probabilities; out_lengths: [B] frames.
+    An impossible alignment (infinite loss) counts 0 (`zero_infinity`).
+    """
+    per_utt = torch.nn.functional.ctc_loss(
+        log_probs.float().transpose(0, 1), batch.targets, out_lengths, batch.target_lengths,
+        blank=0, reduction="none", zero_infinity=True,
+    )
+    return (per_utt / batch.target_lengths.clamp(min=1)).sum()
 
 
 class Trainer:
-    """Trains a recipe; `run()` returns the best dev metrics.
+    """Trains a recipe; `run()` returns the last epoch's log record.
 
-    Files in `config.out_dir`: `last.pt` (every epoch, with optimizer state for
-    `--resume`), `best.pt` (lowest WER on the first dev set), `log.jsonl`
-    (one JSON object per epoch) and `tokens.txt`.
+    Files in `config.out_dir` (written by rank 0):
+    `last.pt` (the newest resumable checkpoint: model, optimizer, scheduler,
+    position in the epoch, RNG states), `checkpoints/step-N.pt` (the newest
+    `train.keep_checkpoints` of them, written at every epoch end and every
+    `train.checkpoint_every_steps` steps), `best.pt` (lowest WER on the first
+    dev set), `log.jsonl` (one JSON object per epoch), `data_report.json`
+    (unusable utterances, see `recog.train.data_report`), `tokens.txt`, and
+    `tensorboard/` when TensorBoard is installed.
     """
 
     def __init__(self, config: RecipeConfig, resume: bool = False):
         self.config = config
-        self.out_dir = Path(config.out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(config.seed)
         tc = config.train
-        self.device = select_device(tc.device)
+        self.dist, self.device = dist.setup(select_device(tc.device))
+        self.is_main = self.dist.is_main
+        self.out_dir = Path(config.out_dir)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         configure_backend(self.device, tc.threads)
 
         train_utts = [u for m in config.data.train for u in read_manifest(config.resolve(m))]
         if not train_utts:
             raise ValueError("data.train lists no utterances")
         self.alphabet = build_alphabet(config, [u.text for u in train_utts])
-        self.alphabet.save(self.out_dir / "tokens.txt")
-        self.train_set = build_dataset(config, train_utts, self.alphabet, train=True)
-        self.dev_sets = {
-            Path(m).stem: build_dataset(config, read_manifest(config.resolve(m)), self.alphabet) for m in config.data.dev
-        }
+        if self.is_main:
+            self.alphabet.save(self.out_dir / "tokens.txt")
         config.model.input_dim = config.input_dim
         config.model.vocab_size = len(self.alphabet)
+        torch.manual_seed(config.seed)
         self.model = BiLSTMCTC(config.model).to(self.device)
+        self._load_data(train_utts)
+
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-        self.sampler = BucketSampler(self.train_set.lengths(), tc.max_frames, shuffle=True, seed=config.seed,
-                                     sortagrad=tc.sortagrad)
-        self.total_steps = tc.epochs * len(self.sampler)
+        lengths = self.train_set.lengths()
+        self.sampler = BucketSampler([lengths[i] for i in self.train_indices], tc.max_frames, shuffle=True,
+                                     seed=config.seed, sortagrad=tc.sortagrad,
+                                     num_replicas=self.dist.world_size, rank=self.dist.rank)
+        self.steps_per_epoch = self.sampler.steps_per_epoch(tc.accum_grad)
+        self.total_steps = tc.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, tc.warmup_steps, self.total_steps, tc.final_lr_ratio)
         )
         self.epoch, self.step, self.best_wer, self.elapsed = 0, 0, float("inf"), 0.0
+        self.batch_in_epoch = 0  # global batches of the current epoch already trained on
         self.skipped_steps = 0
+        self.progress = self._fresh_progress()
+        self.log = MetricsLog(self.out_dir, enabled=self.is_main)
         if resume:
             self._resume()
+        elif self.is_main and (removed := remove_step_checkpoints(self.out_dir)):
+            print(f"removed {removed} step checkpoint(s) of an earlier run in {self.out_dir}", file=sys.stderr)
+        self.net = dist.wrap_model(self.model, self.dist, self.device)
+        self._clock = time.time()
+
+    # ---- data --------------------------------------------------------------------
+    def _load_data(self, train_utts: list) -> None:
+        """Datasets of every split, the usable indices of each, and the data report."""
+        config = self.config
+        norm = config.text.normalizer
+        self.train_set, self.train_indices, train_report = load_split(
+            "train", config.data.train, train_utts, lambda u: build_dataset(config, u, self.alphabet, train=True),
+            self.alphabet, norm, self.model.output_lengths)
+        reports = [train_report]
+        self.dev_sets, self.dev_indices = {}, {}
+        for m in config.data.dev:
+            name = Path(m).stem
+            ds, idx, report = load_split(name, [m], read_manifest(config.resolve(m)),
+                                         lambda u: build_dataset(config, u, self.alphabet),
+                                         self.alphabet, norm, self.model.output_lengths)
+            self.dev_sets[name], self.dev_indices[name] = ds, idx
+            reports.append(report)
+        report_path = self.out_dir / "data_report.json"
+        if self.is_main:
+            write_report(report_path, reports)
+            if any(r.problems for r in reports):
+                print(f"data report ({report_path}):\n" + "\n".join(r.summary() for r in reports), file=sys.stderr)
+        check_fraction(train_report, config.train.max_skip_fraction, report_path)
+        if not self.train_indices:
+            raise ValueError(f"no usable training utterances; see {report_path}")
+
+    # ---- checkpoints -------------------------------------------------------------
+    @staticmethod
+    def _fresh_progress() -> dict[str, float]:
+        """Running sums of the current epoch: loss of the counted steps, steps, input frames, seconds."""
+        return {"loss_sum": 0.0, "loss_steps": 0, "frames": 0.0, "seconds": 0.0}
+
+    def _tick(self) -> None:
+        """Add the wall time since the last tick to `elapsed`."""
+        now = time.time()
+        self.elapsed += now - self._clock
+        self._clock = now
 
     def _resume(self) -> None:
-        path = self.out_dir / "last.pt"
-        if not path.exists():
-            print(f"no checkpoint at {path}; starting fresh", file=sys.stderr)
+        found: Any = None
+        if self.is_main:
+            remove_temporary_files(self.out_dir)
+            try:
+                found = load_latest(self.out_dir)
+            except Exception as err:  # handed to every rank, then raised there
+                found = err
+        found = dist.broadcast_object(found, self.dist)
+        if isinstance(found, Exception):
+            raise found
+        if found is None:
+            if self.is_main:
+                print(f"no checkpoint in {self.out_dir}; starting fresh", file=sys.stderr)
             return
-        state = load_state(path)
+        path, state = found
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.best_wer, self.elapsed = state["best_wer"], state["elapsed"]
-        torch.set_rng_state(state["rng"])
+        self.batch_in_epoch = state.get("batch_in_epoch", 0)
+        self.skipped_steps = state.get("skipped_steps", 0)
+        self.progress = dict(state.get("epoch_progress", self._fresh_progress()))
+        if "rng_states" in state:
+            rng.restore(state["rng_states"])
+        else:  # checkpoints from before exact resume
+            torch.set_rng_state(state["rng"])
         self.train_set.rng.set_state(state["augment_rng"])
-        print(f"resumed from {path} at epoch {self.epoch}, step {self.step}", file=sys.stderr)
+        per_step = self.dist.world_size * self.config.train.accum_grad
+        if self.batch_in_epoch and state.get("batches_per_step", per_step) != per_step and self.is_main:
+            print(f"warning: {path} was written with {state['batches_per_step']} batches per step, this run takes "
+                  f"{per_step} (ranks x accum_grad): the learning-rate schedule will differ", file=sys.stderr)
+        self.log.truncate_after(self.step)
+        if self.is_main:
+            print(f"resumed from {path} at epoch {self.epoch}, batch {self.batch_in_epoch}, step {self.step}",
+                  file=sys.stderr)
 
     def _state(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return make_state(
             self.model, self.config, self.alphabet,
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-            epoch=self.epoch, step=self.step, best_wer=self.best_wer, elapsed=self.elapsed,
-            rng=torch.get_rng_state(), augment_rng=self.train_set.rng.get_state(), metrics=metrics,
+            epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
+            batches_per_step=self.dist.world_size * self.config.train.accum_grad,
+            best_wer=self.best_wer, elapsed=self.elapsed, skipped_steps=self.skipped_steps,
+            epoch_progress=dict(self.progress), rng=torch.get_rng_state(), rng_states=rng.capture(),
+            augment_rng=self.train_set.rng.get_state(), metrics=metrics,
         )
 
-    def train_epoch(self) -> float:
-        """One pass over the training data; returns the mean loss."""
+    def _save(self, metrics: dict[str, Any], best: bool = False) -> None:
+        """Rank 0: a step checkpoint (+ last.pt), and best.pt when `best`."""
+        self._tick()
+        if not self.is_main:
+            return
+        state = self._state(metrics)
+        save_training_checkpoint(self.out_dir, state, self.config.train.keep_checkpoints)
+        if best:
+            save_checkpoint(self.out_dir / "best.pt", state)
+
+    # ---- training ----------------------------------------------------------------
+    def _train_step(self, slots: list[Slot], batches: list[Batch]) -> tuple[float | None, float]:
+        """One optimizer step over this rank's micro-batches; returns (mean loss per utterance or
+        None when the step was skipped, input frames of all ranks)."""
         tc = self.config.train
-        self.model.train()
-        self.sampler.set_epoch(self.epoch)
-        batches = self.sampler.batches()
-        total, count = 0.0, 0
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{tc.epochs}", file=sys.stderr, dynamic_ncols=True, mininterval=2)
-        for indices in bar:
-            batch = collate([self.train_set[i] for i in indices]).to(self.device)
-            with autocast(self.device, tc.precision):
-                log_probs, out_lengths = self.model(batch.features, batch.lengths)
-            loss = torch.nn.functional.ctc_loss(
-                log_probs.float().transpose(0, 1), batch.targets, out_lengths, batch.target_lengths,
-                blank=0, reduction="mean", zero_infinity=True,
-            )
-            self.optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                self.skipped_steps += 1
-                continue
-            loss.backward()
+        # DDP averages gradients over N ranks: N / (utterances in the global batch) makes the
+        # result the gradient of the mean loss per utterance of the global batch.
+        scale = self.dist.world_size / max(slots[0].group_size, 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, frames, utterances
+        for j, (slot, batch) in enumerate(zip(slots, batches, strict=True)):
+            batch = batch.to(self.device)
+            last = j == len(slots) - 1
+            no_sync = self.net.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()
+            with no_sync:
+                torch.manual_seed(rng.batch_seed(self.config.seed, self.epoch, slot.index, rng.DROPOUT))
+                with autocast(self.device, tc.precision):
+                    log_probs, out_lengths = self.net(batch.features, batch.lengths)
+                total = ctc_loss_sum(log_probs, out_lengths, batch)
+                # A non-finite loss is caught after the all-reduce below; nan_to_num keeps the
+                # backward pass (which every rank must run for DDP) from spreading it.
+                weight = scale if slot.real else 0.0
+                (torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0) * weight).backward()
+            if slot.real:
+                stats += torch.stack([total.detach().double(), batch.lengths.sum().double(),
+                                      torch.tensor(float(len(batch.lengths)), dtype=torch.float64, device=self.device)])
+        loss_sum, frames, utterances = dist.all_reduce_sum(stats, self.dist).tolist()
+        ok = math.isfinite(loss_sum)
+        if ok:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-            if torch.isfinite(norm):
-                self.optimizer.step()
-            else:
-                self.skipped_steps += 1
-            self.scheduler.step()
-            self.step += 1
-            total += loss.item()
-            count += 1
-            bar.set_postfix(loss=f"{total / count:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
-        return total / max(count, 1)
+            ok = bool(torch.isfinite(norm))
+        if ok:
+            self.optimizer.step()
+        else:
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        return (loss_sum / max(utterances, 1) if ok else None), frames
+
+    def _check_skips(self, epoch_end: bool) -> None:
+        """Fail when more than train.max_skip_fraction of the steps so far were skipped."""
+        limit = self.config.train.max_skip_fraction
+        if not self.step or not (epoch_end or self.step >= MIN_STEPS_FOR_SKIP_CHECK):
+            return
+        if self.skipped_steps / self.step > limit:
+            raise TooManySkipsError(
+                f"{self.skipped_steps} of {self.step} optimizer steps ({100 * self.skipped_steps / self.step:.1f}%) "
+                f"were skipped for a NaN or infinite loss or gradient, more than train.max_skip_fraction = {limit}; "
+                "try a lower train.lr or train.grad_clip, or check the data"
+            )
+
+    def train_epoch(self) -> float:
+        """The rest of the current epoch (all of it, unless resumed mid-epoch); returns the mean loss."""
+        tc = self.config.train
+        self.net.train()
+        self.sampler.set_epoch(self.epoch)
+        num_batches = len(self.sampler.batches())
+        per_step = self.dist.world_size * tc.accum_grad
+        plan = self.sampler.plan(tc.accum_grad, start=self.batch_in_epoch)
+        slots = SlotDataset(self.train_set, self.train_indices, [s for step in plan for s in step],
+                            self.config.seed, self.epoch)
+        workers = loader_workers(self.device, tc.num_workers, self.dist.world_size)
+        loader = iter(slot_loader(slots, workers, pin_memory(self.device)))
+        total_steps = self.sampler.steps_per_epoch(tc.accum_grad)
+        bar = progress_bar(total_steps, self.epoch, tc.epochs, self.is_main, done=total_steps - len(plan))
+        p = self.progress
+        for step_slots in plan:
+            start = time.time()
+            loss, frames = self._train_step(step_slots, [next(loader) for _ in step_slots])
+            self.batch_in_epoch = min(num_batches, self.batch_in_epoch + per_step)
+            p["seconds"] += time.time() - start
+            p["frames"] += frames
+            if loss is not None:
+                p["loss_sum"] += loss
+                p["loss_steps"] += 1
+            lr = self.scheduler.get_last_lr()[0]
+            bar.update(1)
+            bar.set_postfix(loss=f"{p['loss_sum'] / max(p['loss_steps'], 1):.3f}", lr=f"{lr:.2e}",
+                            fps=f"{p['frames'] / max(p['seconds'], 1e-9):.0f}")
+            if loss is not None:
+                self.log.step(self.step, {"train/loss": loss, "train/lr": lr})
+            self._check_skips(epoch_end=False)
+            every = tc.checkpoint_every_steps
+            if every and self.step % every == 0 and self.batch_in_epoch < num_batches:
+                self._save({})
+        bar.close()
+        return p["loss_sum"] / max(p["loss_steps"], 1)
 
     def run(self) -> dict[str, Any]:
         """Train until `epochs` (or `max_minutes`); returns the last epoch's log record."""
         tc = self.config.train
-        print(f"model: {self.model.num_parameters():,} parameters; train: {len(self.train_set)} utterances, "
-              f"{len(self.sampler)} batches/epoch; device {self.device}", file=sys.stderr)
+        if self.is_main:
+            print(f"model: {self.model.num_parameters():,} parameters; train: {len(self.train_indices)} utterances, "
+                  f"{self.steps_per_epoch} steps/epoch; device {self.device}"
+                  + (f"; {self.dist.world_size} ranks" if self.dist.enabled else ""), file=sys.stderr)
         record: dict[str, Any] = {}
-        while self.epoch < tc.epochs:
-            start = time.time()
-            loss = self.train_epoch()
-            dev = [validate(self.model, ds, name, self.device, tc.max_frames, tc.precision) for name, ds in self.dev_sets.items()]
-            self.epoch += 1
-            self.elapsed += time.time() - start
-            record = {"epoch": self.epoch, "step": self.step, "loss": round(loss, 4), "minutes": round(self.elapsed / 60, 2),
-                      "lr": self.scheduler.get_last_lr()[0], "skipped_steps": self.skipped_steps}
-            for d in dev:
-                record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
-            improved = bool(dev) and dev[0].wer < self.best_wer
-            if improved:
-                self.best_wer = dev[0].wer
-            record["best_wer"] = self.best_wer if dev else None
-            with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-            print(json.dumps(record), file=sys.stderr)
-            state = self._state(record)
-            save_checkpoint(self.out_dir / "last.pt", state)
-            if improved or not dev:
-                save_checkpoint(self.out_dir / "best.pt", state)
-            if tc.max_minutes and self.elapsed / 60 >= tc.max_minutes:
-                print(f"stopping: {self.elapsed / 60:.1f} min >= train.max_minutes", file=sys.stderr)
-                break
+        ok = False
+        try:
+            while self.epoch < tc.epochs:
+                epoch_start = time.time()
+                loss = self.train_epoch()
+                dev = [validate(self.model, ds, name, self.device, tc.max_frames, tc.precision,
+                                self.dev_indices[name], self.dist) for name, ds in self.dev_sets.items()]
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                self._tick()
+                p = self.progress
+                record = {"epoch": self.epoch, "step": self.step, "loss": round(loss, 4),
+                          "minutes": round(self.elapsed / 60, 2), "lr": self.scheduler.get_last_lr()[0],
+                          "skipped_steps": self.skipped_steps,
+                          "frames_per_s": round(p["frames"] / max(p["seconds"], 1e-9), 1),
+                          "epoch_s": round(time.time() - epoch_start, 2),
+                          "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+                for d in dev:
+                    record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
+                improved = bool(dev) and dev[0].wer < self.best_wer
+                if improved:
+                    self.best_wer = dev[0].wer
+                record["best_wer"] = self.best_wer if dev else None
+                self.log.epoch(record)
+                if self.is_main:
+                    print(json.dumps(record), file=sys.stderr)
+                self.progress = self._fresh_progress()
+                self._save(record, best=improved or not dev)
+                self._check_skips(epoch_end=True)
+                over = bool(tc.max_minutes) and self.elapsed / 60 >= tc.max_minutes
+                if dist.any_rank(over, self.dist, self.device):
+                    if self.is_main:
+                        print(f"stopping: {self.elapsed / 60:.1f} min >= train.max_minutes", file=sys.stderr)
+                    break
+            ok = True
+        finally:
+            self.log.close()
+            dist.teardown(self.dist, clean=ok)
         return record
