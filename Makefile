@@ -40,8 +40,12 @@ prepare-digits: setup sysdeps
 	$(RECOG) prepare fsdd-digits --data $(SHARED)/fsdd --out $(DIGITS_DATA)/fsdd
 	$(PY) -m pipelines.digits.synth --out $(DIGITS_DATA)/synth
 
+# NPROC=N > 1 trains data-parallel on N processes of this machine (N GPUs, or gloo on CPU):
+# `make train-digits NPROC=2`. Multi-node: see README "Scaling out".
+TRAIN := $(if $(filter-out 1,$(NPROC)),.venv/bin/torchrun --nproc-per-node $(NPROC) -m recog,$(RECOG))
+
 train-digits: prepare-digits
-	$(RECOG) train pipelines/digits/config.toml $(ARGS)
+	$(TRAIN) train pipelines/digits/config.toml $(ARGS)
 
 DIGITS_MODEL ?= exp/digits/best.pt
 eval-digits: setup
@@ -63,7 +67,7 @@ prepare-ink: setup
 	$(RECOG) prepare iam-ondb --data $(SHARED)/iam_ondb --out $(INK_DATA)
 
 train-ink: prepare-ink
-	$(RECOG) train pipelines/iam_ondb/config.toml $(ARGS)
+	$(TRAIN) train pipelines/iam_ondb/config.toml $(ARGS)
 
 # Greedy decoding on both writer-disjoint validation sets (an LM line can follow).
 eval-ink: setup

@@ -184,7 +184,9 @@ def load_split(
     for line in captured.getvalue().splitlines():
         if not line.startswith("warning: skipping "):
             print(line, file=sys.stderr)
-    report.problems += [Problem(path, _loading_reason(why), why) for path, why in dataset.skipped]
+    for path, why in dataset.skipped:
+        detail = why.removeprefix(f"{path}: ")  # reader errors start with the file name
+        report.problems.append(Problem(path, _loading_reason(detail), detail))
     indices, problems = check_usable(dataset, output_frames)
     report.problems += problems
     return dataset, indices, report

@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ class Trainer:
         self.dev_sets, self.dev_indices = {}, {}
         for m in config.data.dev:
             name = Path(m).stem
-            ds, idx, report = load_split(name, [m], read_manifest(config.resolve(m)),
+            ds, idx, report = load_split(f"dev/{name}", [m], read_manifest(config.resolve(m)),
                                          lambda u: build_dataset(config, u, self.alphabet),
                                          self.alphabet, norm, self.model.output_lengths)
             self.dev_sets[name], self.dev_indices[name] = ds, idx
@@ -270,10 +271,13 @@ class Trainer:
             ok = bool(torch.isfinite(norm))
         if ok:
             self.optimizer.step()
-        else:
+            self.scheduler.step()
+        else:  # a skipped step still advances the schedule (steps and batches stay aligned)
             self.skipped_steps += 1
             self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+                self.scheduler.step()
         self.step += 1
         return (loss_sum / max(utterances, 1) if ok else None), frames
 

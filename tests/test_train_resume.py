@@ -1,0 +1,98 @@
+"""Exact resume: a run killed mid-epoch (SIGKILL) and resumed ends where an uninterrupted run ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from recog.cli import main
+from recog.config import load_config
+from recog.train.checkpoint import load_state, step_checkpoints
+from recog.train.trainer import Trainer
+
+from .conftest import ROOT, tone_config_toml
+
+EPOCHS = 8
+# Batches of 1-2 utterances (6 steps per epoch), a checkpoint every 2 steps, and random
+# augmentation and dropout, whose random streams the resumed run must reproduce.
+EXTRA = """max_frames = 100
+checkpoint_every_steps = 2
+{keep}
+[augment]
+speed = [0.9, 1.1]
+gain_db = [-6.0, 6.0]
+noise_prob = 0.5
+freq_masks = 1
+time_masks = 1
+time_mask_width = 5
+"""
+
+
+def _config_path(tmp_path, manifest, name, keep=""):
+    path = tmp_path / f"{name}.toml"
+    text = tone_config_toml(manifest, tmp_path / name, EPOCHS, EXTRA.format(keep=keep))
+    path.write_text(text.replace("max_frames = 250\n", "").replace("dropout = 0.0", "dropout = 0.3"))
+    return path
+
+
+def _assert_same_model(a_path, b_path):
+    a, b = load_state(a_path), load_state(b_path)
+    assert a["step"] == b["step"]
+    for key in a["model"]:
+        assert torch.allclose(a["model"][key], b["model"][key], atol=1e-6, rtol=0), key
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, tone_corpus):
+    full = Trainer(load_config(_config_path(tmp_path, tone_corpus, "full")))
+    assert full.steps_per_epoch > 2  # the first step checkpoint (step 2) is mid-epoch
+    full.run()
+    kept = step_checkpoints(tmp_path / "full")  # keep_checkpoints = 3 by default
+    assert [int(p.stem.split("-")[1]) for p in kept] == [full.step, full.step - 2, full.step - 4]
+    assert kept[0].read_bytes() == (tmp_path / "full" / "last.pt").read_bytes()
+
+    cfg = _config_path(tmp_path, tone_corpus, "killed")
+    first = tmp_path / "killed" / "checkpoints" / "step-00000002.pt"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "recog", "train", str(cfg)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.time() + 120
+        while not first.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "killed.log").read_text()[-2000:]
+    at_kill = load_state(tmp_path / "killed" / "last.pt")
+    assert 2 <= at_kill["step"] < full.step  # interrupted before the end
+    print("killed at step", at_kill["step"], "batch", at_kill["batch_in_epoch"], "of epoch", at_kill["epoch"])
+
+    assert main(["train", str(cfg), "--resume"]) == 0
+    _assert_same_model(tmp_path / "full" / "last.pt", tmp_path / "killed" / "last.pt")
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, EPOCHS + 1))  # no epoch logged twice
+
+
+def test_damaged_checkpoints_are_reported_and_an_older_one_resumes_mid_epoch(tmp_path, tone_corpus, capsys):
+    full = Trainer(load_config(_config_path(tmp_path, tone_corpus, "full", keep="keep_checkpoints = 0")))
+    full.run()
+    steps = [int(p.stem.split("-")[1]) for p in step_checkpoints(tmp_path / "full")]
+    assert steps == list(range(full.step, 0, -2))  # keep_checkpoints = 0 keeps them all
+
+    # A run that died after step 4 (mid-epoch 1) whose last.pt and step-4 checkpoint are both truncated.
+    part = tmp_path / "part"
+    (part / "checkpoints").mkdir(parents=True)
+    for step in (2, 4):
+        data = (tmp_path / "full" / "checkpoints" / f"step-{step:08d}.pt").read_bytes()
+        (part / "checkpoints" / f"step-{step:08d}.pt").write_bytes(data if step == 2 else data[: len(data) // 2])
+    (part / "last.pt").write_bytes(data[: len(data) // 3])
+    capsys.readouterr()
+    resumed = Trainer(load_config(_config_path(tmp_path, tone_corpus, "part", keep="keep_checkpoints = 0")), resume=True)
+    err = capsys.readouterr().err
+    assert f"{part / 'last.pt'}: unreadable checkpoint" in err
+    assert f"{part / 'checkpoints' / 'step-00000004.pt'}: unreadable checkpoint" in err
+    assert (resumed.epoch, resumed.batch_in_epoch, resumed.step) == (0, 2, 2)  # mid-epoch, from step-2
+    resumed.run()
+    _assert_same_model(tmp_path / "full" / "last.pt", part / "last.pt")
