@@ -42,3 +42,59 @@ def test_checkpoint_loads_weights_only_and_resume_matches(tmp_path, tone_corpus)
     # plain torch.load with weights_only=True works on our files
     state = torch.load(tmp_path / "full" / "best.pt", weights_only=True)
     assert state["format"] == "recog-checkpoint-1" and "optimizer" in state
+
+
+def test_log_records_throughput_and_tensorboard_is_optional(tmp_path, tone_corpus, monkeypatch):
+    import sys
+    import types
+
+    from recog.train.progress import MetricsLog
+
+    Trainer(_config(tmp_path, tone_corpus, epochs=2, name="plain")).run()
+    logs = [json.loads(line) for line in (tmp_path / "plain" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in logs] == [1, 2]
+    assert all(r["frames_per_s"] > 0 and r["epoch_s"] > 0 and r["time"].endswith("+00:00") for r in logs)
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        assert not (tmp_path / "plain" / "tensorboard").exists()
+
+    written = []
+
+    class FakeWriter:  # stands in for tensorboard's SummaryWriter
+        def __init__(self, log_dir):
+            written.append(("dir", log_dir))
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            written.append(("closed",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    (tmp_path / "tb").mkdir()
+    log = MetricsLog(tmp_path / "tb")
+    log.step(3, {"train/loss": 1.5})
+    log.epoch({"epoch": 1, "step": 3, "loss": 1.5, "best_wer": None, "time": "x"})
+    log.close()
+    assert written == [("dir", str(tmp_path / "tb" / "tensorboard")), ("train/loss", 1.5, 3),
+                       ("epoch/epoch", 1, 3), ("epoch/loss", 1.5, 3), ("closed",)]
+    assert MetricsLog(tmp_path / "quiet", enabled=False).writer is None  # ranks other than 0
+
+
+def test_device_helpers_are_no_ops_on_cpu_and_tune_cuda():
+    import contextlib
+    import os
+
+    from recog.train.device import autocast, loader_workers, pin_memory
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert loader_workers(cpu, -1) == 0 and loader_workers(cpu, 3) == 3
+    assert not pin_memory(cpu) and pin_memory(cuda)
+    assert isinstance(autocast(cpu, "auto"), contextlib.nullcontext)
+    cpus = len(os.sched_getaffinity(0))
+    assert loader_workers(cuda, -1, ranks_on_node=1) == max(0, min(4, cpus - 1))
+    assert loader_workers(cuda, -1, ranks_on_node=cpus) == 0

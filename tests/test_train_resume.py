@@ -96,3 +96,31 @@ def test_damaged_checkpoints_are_reported_and_an_older_one_resumes_mid_epoch(tmp
     assert (resumed.epoch, resumed.batch_in_epoch, resumed.step) == (0, 2, 2)  # mid-epoch, from step-2
     resumed.run()
     _assert_same_model(tmp_path / "full" / "last.pt", part / "last.pt")
+
+
+def test_rng_states_survive_a_checkpoint(tmp_path):
+    import random
+
+    import numpy as np
+
+    from recog.train import rng
+
+    torch.save(rng.capture(), tmp_path / "rng.pt")
+    expected = (random.random(), np.random.rand(), torch.rand(3))
+    rng.restore(torch.load(tmp_path / "rng.pt", weights_only=True))
+    again = (random.random(), np.random.rand(), torch.rand(3))
+    assert expected[:2] == again[:2] and torch.equal(expected[2], again[2])
+    assert rng.batch_seed(0, 1, 2, rng.AUGMENT) != rng.batch_seed(0, 1, 3, rng.AUGMENT) != rng.batch_seed(0, 1, 2, rng.DROPOUT)
+
+
+def test_loader_workers_build_the_same_augmented_batches(tmp_path, tone_corpus):
+    # Augmentation is seeded per (epoch, batch): worker processes reproduce the in-process run.
+    # (Workers compute features with 1 intra-op thread; so does the main process here, because a
+    # different thread count changes float rounding, though not the random draws.)
+    runs = {}
+    for workers in (0, 2):
+        overrides = ["train.epochs=2", f"train.num_workers={workers}", "train.threads=1"]
+        cfg = load_config(_config_path(tmp_path, tone_corpus, f"w{workers}"), overrides)
+        Trainer(cfg).run()
+        runs[workers] = tmp_path / f"w{workers}" / "last.pt"
+    _assert_same_model(runs[0], runs[2])

@@ -38,7 +38,7 @@ def autocast(device: torch.device, precision: str = "auto") -> contextlib.Abstra
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def loader_workers(device: torch.device, num_workers: int, world_size: int = 1) -> int:
+def loader_workers(device: torch.device, num_workers: int, ranks_on_node: int = 1) -> int:
     """Data-loader worker processes: `num_workers` when >= 0; for -1 ("auto") up to 4 per
     rank on CUDA (the CPUs shared among the node's ranks, one left for the trainer), 0 on CPU."""
     if num_workers >= 0:
@@ -46,7 +46,7 @@ def loader_workers(device: torch.device, num_workers: int, world_size: int = 1) 
     if device.type != "cuda":
         return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(4, cpus // max(1, world_size) - 1))
+    return max(0, min(4, cpus // max(1, ranks_on_node) - 1))
 
 
 def pin_memory(device: torch.device) -> bool:

@@ -26,12 +26,14 @@ class DistContext:
         rank: global rank 0..world_size-1 (rank 0 writes files and logs).
         world_size: number of processes N.
         local_rank: rank on this node (selects the CUDA device).
+        local_world_size: processes on this node (they share its CPUs).
         owns_group: True when `setup` created the process group (and `teardown` ends it).
     """
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1
     owns_group: bool = False
 
     @property
@@ -46,16 +48,18 @@ class DistContext:
 
 
 def env_context() -> DistContext:
-    """The rank layout from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); a world of one without them."""
+    """The rank layout from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK,
+    LOCAL_WORLD_SIZE); a world of one without them."""
     try:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", str(rank)))
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     except ValueError as err:
         raise RuntimeError(f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {err}") from None
     if world < 1 or not 0 <= rank < world:
         raise RuntimeError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}")
-    return DistContext(rank, world, local)
+    return DistContext(rank, world, local, local_world)
 
 
 def setup(device: torch.device) -> tuple[DistContext, torch.device]:
@@ -72,10 +76,10 @@ def setup(device: torch.device) -> tuple[DistContext, torch.device]:
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     if dist.is_initialized():
-        return DistContext(dist.get_rank(), dist.get_world_size(), ctx.local_rank, owns_group=False), device
+        return DistContext(dist.get_rank(), dist.get_world_size(), ctx.local_rank, ctx.local_world_size), device
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend=backend, init_method="env://")
-    return DistContext(ctx.rank, ctx.world_size, ctx.local_rank, owns_group=True), device
+    return DistContext(ctx.rank, ctx.world_size, ctx.local_rank, ctx.local_world_size, owns_group=True), device
 
 
 def teardown(ctx: DistContext, clean: bool = True) -> None:

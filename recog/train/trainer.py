@@ -303,7 +303,7 @@ class Trainer:
         plan = self.sampler.plan(tc.accum_grad, start=self.batch_in_epoch)
         slots = SlotDataset(self.train_set, self.train_indices, [s for step in plan for s in step],
                             self.config.seed, self.epoch)
-        workers = loader_workers(self.device, tc.num_workers, self.dist.world_size)
+        workers = loader_workers(self.device, tc.num_workers, self.dist.local_world_size)
         loader = iter(slot_loader(slots, workers, pin_memory(self.device)))
         total_steps = self.sampler.steps_per_epoch(tc.accum_grad)
         bar = progress_bar(total_steps, self.epoch, tc.epochs, self.is_main, done=total_steps - len(plan))
