@@ -7,7 +7,7 @@ SHARED ?= ../shared/data
 NPROC ?= 1
 STAMP := .venv/.installed
 
-.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits ship-digits bench clean-venv
+.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv
 
 setup: $(STAMP)
 
@@ -74,8 +74,32 @@ eval-ink: setup
 	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val1.jsonl --json
 	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val2.jsonl --json
 
+# ---- benchmarks: the whole suite as markdown on stdout (progress on stderr); see BENCHMARKS.md.
+# Run on an otherwise idle machine. Decoder peers (flashlight-text, pyctcdecode, fast-ctc-decode)
+# come from `make bench-deps`; without them their rows are skipped.
+BENCH_MODEL ?= models/digits-en/model.onnx
+BENCH_MANIFEST ?= $(DIGITS_DATA)/fsdd/dev_strings.jsonl
+BENCH_THREADS ?= 2
+
 bench: setup
-	$(PY) tools/bench_all.py
+	@echo "## Decoder (synthetic)"; echo
+	@$(RECOG) bench decode --synthetic --utterances 200 --markdown
+	@echo; echo "## Runtime"; echo
+	@if [ -f $(BENCH_MODEL) ] && [ -f $(BENCH_MANIFEST) ]; then \
+	  $(RECOG) bench runtime --model $(BENCH_MODEL) --manifest $(BENCH_MANIFEST) --threads $(BENCH_THREADS); \
+	else echo "(skipped: needs $(BENCH_MODEL) and $(BENCH_MANIFEST); make prepare-digits ship-digits)"; fi
+	@echo; echo "## Training throughput (digits recipe)"; echo
+	@$(RECOG) bench train pipelines/digits/config.toml --sweep
+
+# Training curves of a run: `make plot RUN=exp/digits` writes exp/digits/curves.png.
+RUN ?= exp/digits
+plot: setup
+	$(RECOG) plot $(RUN) -o $(RUN)/curves.png
+
+# pyctcdecode pins numpy<2 but runs with ours: installed without its dependencies.
+bench-deps: setup
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q --no-deps pyctcdecode==0.5.0 pygtrie==2.6.2
 
 # A deployment: a fresh venv with `pip install .[runtime]` gets no torch and still transcribes.
 RUNTIME_VENV ?= /tmp/recog-runtime-venv
