@@ -270,7 +270,7 @@ def markdown(report: TrainReport) -> str:
     if len(report.points) > 1:
         b = report.best()
         lines += ["", f"Highest ratio: {b.ratio:.3g} at max_frames {b.max_frames}, subsampling {b.subsampling}, "
-                      f"{b.threads} threads ({b.frames_per_s:.0f} frames/s)."]
+                      f"threads {b.threads} ({b.frames_per_s:.0f} frames/s)."]
     return "\n".join(lines)
 
 
