@@ -7,7 +7,6 @@ speaker are concatenated into strings of 1..7 digits with short random silences.
 from __future__ import annotations
 
 import csv
-import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from recog.data.manifest import write_manifest
 from recog.features.io import load_audio
+from recog.prepare.common import audio_row
 
 RATE = 8000
 
@@ -46,11 +46,6 @@ def read_transcripts(data: Path) -> list[Clip]:
             except (KeyError, ValueError) as err:
                 raise ValueError(f"{tsv}: bad row {row} ({err})") from None
     return clips
-
-
-def _row(path: Path, out: Path, num_samples: int, text: str, speaker: str) -> dict:
-    return {"audio_filepath": os.path.relpath(path, out), "duration": round(num_samples / RATE, 3),
-            "text": text, "speaker": speaker}
 
 
 def make_strings(
@@ -89,7 +84,8 @@ def make_strings(
         wave = np.concatenate(pieces)
         path = wav_dir / f"{speaker}_{p}_{k:05d}.wav"
         sf.write(path, wave, RATE, subtype="PCM_16")
-        rows.append(_row(path, out, len(wave), " ".join(c.text for c in group), speaker))
+        rows.append(audio_row(path.resolve(), out.resolve(), " ".join(c.text for c in group), len(wave) / RATE,
+                              speaker=speaker))
     return rows
 
 
@@ -112,9 +108,7 @@ def prepare_fsdd(data: Path, out: Path, dev_speaker: str = "jackson", seed: int 
     out.mkdir(parents=True, exist_ok=True)
     isolated = []
     for c in clips:
-        info = sf.info(str(data / c.file))
-        isolated.append({"audio_filepath": os.path.relpath((data / c.file).resolve(), out.resolve()),
-                         "duration": round(info.frames / info.samplerate, 3), "text": c.text, "speaker": c.speaker})
+        isolated.append(audio_row((data / c.file).resolve(), out.resolve(), c.text, speaker=c.speaker))
     strings = make_strings(clips, data, out, seed, passes)
     written = {"isolated": isolated, "strings": strings}
     if dev_speaker:

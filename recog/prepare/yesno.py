@@ -7,12 +7,10 @@ Split as the corpus README says: files sorted by name, every 5th
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
-import soundfile as sf
-
 from recog.data.manifest import write_manifest
+from recog.prepare.common import audio_row
 
 
 def prepare_yesno(data: Path, out: Path) -> dict[str, int]:
@@ -29,9 +27,7 @@ def prepare_yesno(data: Path, out: Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     splits: dict[str, list[dict]] = {"train": [], "test": []}
     for i, r in enumerate(rows):
-        path = (data / r["file"]).resolve()
-        info = sf.info(str(path))
-        row = {"audio_filepath": os.path.relpath(path, out.resolve()), "duration": round(info.frames / info.samplerate, 3), "text": r["text"]}
+        row = audio_row((data / r["file"]).resolve(), out.resolve(), r["text"])
         splits["test" if i % 5 == 4 else "train"].append(row)
     for name, split_rows in splits.items():
         write_manifest(out / f"{name}.jsonl", split_rows)
