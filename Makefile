@@ -74,6 +74,24 @@ eval-ink: setup
 	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val1.jsonl --json
 	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val2.jsonl --json
 
+# ---- LibriSpeech recipe: you download the corpus from openslr.org/12 (pipelines/librispeech/README.md) ----
+# make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech; make train-librispeech; make eval-librispeech
+LIBRISPEECH ?=
+LS_DATA := pipelines/librispeech/data
+LS_MODEL ?= exp/librispeech/best.pt
+.PHONY: prepare-librispeech train-librispeech eval-librispeech
+
+prepare-librispeech: setup
+	@test -n "$(LIBRISPEECH)" || { echo "usage: make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech"; exit 2; }
+	$(RECOG) prepare librispeech --data $(LIBRISPEECH) --out $(LS_DATA)
+
+train-librispeech: setup
+	@test -f $(LS_DATA)/train-clean-100.jsonl || { echo "run make prepare-librispeech LIBRISPEECH=... first"; exit 2; }
+	$(TRAIN) train pipelines/librispeech/config.toml $(ARGS)
+
+eval-librispeech: setup
+	for split in test-clean test-other; do $(RECOG) evaluate --model $(LS_MODEL) $(LS_DATA)/$$split.jsonl --json || exit 1; done
+
 # ---- benchmarks: the whole suite as markdown on stdout (progress on stderr); see BENCHMARKS.md.
 # Run on an otherwise idle machine. Decoder peers (flashlight-text, pyctcdecode, fast-ctc-decode)
 # come from `make bench-deps`; without them their rows are skipped.
