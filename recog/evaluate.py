@@ -29,6 +29,7 @@ class EvaluationResult:
         seconds: wall time of the evaluation.
         audio_seconds: total duration of the scored audio (0 for ink).
         rows: (path, reference, hypothesis) per scored utterance.
+        log_probs: the model's output per scored utterance, [T', V] float32 (natural log).
     """
 
     wer: float
@@ -38,6 +39,7 @@ class EvaluationResult:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     rows: list[tuple[str, str, str]] = field(default_factory=list)
+    log_probs: list[np.ndarray] = field(default_factory=list)
 
 
 def featurize_utterance(model: AcousticModel, utt: Utterance) -> tuple[np.ndarray, float]:
@@ -106,4 +108,17 @@ def evaluate(model: AcousticModel, manifest: str | Path, decoder: Decoder, progr
         rows.append((path, ref, hyp))
     for _path, why in failed:
         print(f"warning: not scored: {why}", file=sys.stderr)
-    return EvaluationResult(counts.wer, counts.cer, counts.utterances, failed, time.time() - start, audio_seconds, rows)
+    return EvaluationResult(counts.wer, counts.cer, counts.utterances, failed, time.time() - start, audio_seconds, rows,
+                            log_probs)
+
+
+def save_log_probs(result: EvaluationResult, alphabet_string: str, path: str | Path) -> None:
+    """Write an evaluation's log-probs for `recog bench decode --logprobs` and `tune-lm`-style studies.
+
+    Keys: `log_probs` (object array of [T', V] float32), `references` (normalized text),
+    `paths`, `alphabet` (the non-blank tokens as one string).
+    """
+    arrays = np.empty(len(result.log_probs), dtype=object)
+    arrays[:] = result.log_probs
+    np.savez(path, log_probs=arrays, references=np.array([r[1] for r in result.rows]),
+             paths=np.array([r[0] for r in result.rows]), alphabet=np.array(alphabet_string))

@@ -116,3 +116,20 @@ def test_torchrun_splits_the_job(oracle_onnx, oracle_corpus, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [r for i in range(2) for r in _rows(tmp_path / f"out.shard{i}-of-2.jsonl")]
     assert sorted(r["text"] for r in rows) == sorted(ORACLE_TEXTS)
+
+
+def test_evaluate_saves_logprobs_that_bench_decode_reads(tmp_path, oracle_onnx, oracle_corpus, capsys):
+    npz = tmp_path / "dev_logprobs.npz"
+    assert main(["evaluate", "--model", str(oracle_onnx), str(oracle_corpus), "--json",
+                 "--save-logprobs", str(npz)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    data = np.load(npz, allow_pickle=True)
+    assert len(data["log_probs"]) == summary["utterances"] == len(ORACLE_TEXTS)
+    assert list(data["references"]) == list(ORACLE_TEXTS) and str(data["alphabet"]) == " abc"
+    assert all(lp.ndim == 2 and lp.shape[1] == 5 for lp in data["log_probs"])
+    assert main(["bench", "decode", "--logprobs", str(npz), "--beams", "4", "--decoders", "recog (numba)",
+                 "--lms", "none", "--threads", "1", "--repeat", "1", "--no-jit-cost",
+                 "--out", str(tmp_path / "b.json")]) == 0
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["utterances"] == len(ORACLE_TEXTS)
+    assert rows[0]["wer"] == pytest.approx(summary["wer"], abs=0.01)  # the oracle is exact: beam = greedy

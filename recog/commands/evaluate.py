@@ -16,11 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_decoder_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print N utterances with errors")
+    p.add_argument("--save-logprobs", metavar="FILE.npz", default=None,
+                   help="also write the model's log-probs and references (input of `recog bench decode --logprobs`)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from recog.evaluate import evaluate
+    from recog.evaluate import evaluate, save_log_probs
     from recog.inference import load_acoustic_model
 
     model = load_acoustic_model(args.model, threads=args.threads)
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
     except ValueError as err:  # e.g. an ink manifest given to an audio model
         raise SystemExit(f"error: {err}") from None
+    if args.save_logprobs:
+        save_log_probs(result, model.alphabet.to_string(), args.save_logprobs)
     shown = 0
     for path, ref, hyp in result.rows:
         if ref != hyp and shown < args.show:
