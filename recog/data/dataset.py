@@ -10,7 +10,13 @@ import torch
 
 from recog.data.manifest import Utterance
 from recog.features.audio import LogMel
-from recog.features.augment import AugmentConfig, channel_curve_db, perturb_wave, spec_augment, uniform
+from recog.features.augment import (
+    AugmentConfig,
+    channel_curve_db,
+    perturb_wave,
+    spec_augment,
+    uniform,
+)
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
 from recog.text import Alphabet, TextNormalizer
