@@ -10,10 +10,11 @@ Agg canvas (no display, no pyplot state); it needs `pip install 'recog[plot]'`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from recog.data.jsonl import iter_json_objects
 
 LOG_NAME = "log.jsonl"
 METRIC_SUFFIXES = ("_wer", "_cer")
@@ -38,17 +39,7 @@ def log_path(run: str | Path) -> Path:
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The JSON objects of a log.jsonl file, in order; blank lines are skipped."""
     path = Path(path)
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RunLogError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise RunLogError(f"{path}:{lineno}: expected a JSON object")
-        rows.append(row)
+    rows = [row for _, row in iter_json_objects(path, RunLogError)]
     if not rows:
         raise RunLogError(f"{path}: empty log (no epoch finished yet?)")
     return rows

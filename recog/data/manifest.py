@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recog.data.jsonl import iter_json_objects
+
 
 class ManifestError(ValueError):
     """A manifest line is malformed; the message names file and line number."""
@@ -41,19 +43,7 @@ def read_manifest(path: str | Path) -> list[Utterance]:
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     base = path.resolve().parent
-    rows: list[Utterance] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ManifestError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise ManifestError(f"{path}:{lineno}: expected a JSON object")
-            rows.append(_to_utterance(row, base, f"{path}:{lineno}"))
-    return rows
+    return [_to_utterance(row, base, f"{path}:{lineno}") for lineno, row in iter_json_objects(path, ManifestError)]
 
 
 def _to_utterance(row: dict[str, Any], base: Path, where: str) -> Utterance:
