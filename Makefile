@@ -7,7 +7,7 @@ SHARED ?= ../shared/data
 NPROC ?= 1
 STAMP := .venv/.installed
 
-.PHONY: setup sysdeps test lint demo train-digits eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv
+.PHONY: setup sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv
 
 setup: $(STAMP)
 
@@ -52,10 +52,16 @@ eval-digits: setup
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
 
-# Export the trained model to models/digits-en: ONNX (parity-checked) and its int8 twin
-# (refused if dev WER/CER grows by more than 0.5 points).
+# The shipped model: the same recipe trained on all four speakers (the recipe run above, with
+# `jackson` held out, gives the honest dev figures; they go into the ONNX metadata).
+train-digits-all: prepare-digits
+	$(TRAIN) train pipelines/digits/config.toml --set 'data.train=["data/fsdd/strings.jsonl", "data/fsdd/isolated.jsonl", "data/synth/synth.jsonl"]' --set out_dir=exp/digits_all4 $(ARGS)
+
+# Export to models/digits-en (parity-checked). int8 is gated on the held-out run: its dev
+# WER/CER must not grow by more than 0.5 points (it grew by 0.8 on dev_isolated: no int8 shipped).
 ship-digits: setup
-	-$(RECOG) export $(DIGITS_MODEL) -o models/digits-en/model.onnx --quantize int8
+	-$(RECOG) export $(DIGITS_MODEL) -o exp/digits/heldout.onnx --quantize int8
+	$(RECOG) export exp/digits_all4/last.pt -o models/digits-en/model.onnx --metrics-from $(DIGITS_MODEL)
 
 # ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.

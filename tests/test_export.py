@@ -79,6 +79,19 @@ def test_metadata_describes_the_model(tmp_path, random_ckpt):
     assert info.config["model"]["hidden_size"] == 40
 
 
+def test_metrics_from_another_run(tmp_path, random_ckpt):
+    """A model trained on every speaker carries the dev figures of its held-out-speaker run."""
+    from recog.train.checkpoint import load_state
+
+    held_out = load_state(random_ckpt)
+    held_out["metrics"] = {"dev_wer": 19.2, "dev_cer": 10.8, "loss": 0.3}
+    save_checkpoint(tmp_path / "held_out.pt", held_out)
+    code = main(["export", str(random_ckpt), "-o", str(tmp_path / "m.onnx"),
+                 "--metrics-from", str(tmp_path / "held_out.pt")])
+    assert code == 0
+    assert read_model_info(tmp_path / "m.onnx").metrics == {"dev_wer": 19.2, "dev_cer": 10.8}
+
+
 def test_parity_failure_leaves_no_file(tmp_path, random_ckpt):
     with pytest.raises(ExportError, match="differ by up to"):
         export_onnx(random_ckpt, tmp_path / "m.onnx", tolerance=0.0)

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="int8 is refused if any dev WER or CER grows by more than this (points)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs log-prob difference ONNX vs PyTorch")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads for the dev check (0 = all)")
+    p.add_argument("--metrics-from", metavar="CKPT", default=None,
+                   help="store the dev metrics of this checkpoint instead (e.g. the held-out-speaker run "
+                        "of a model that was then trained on every speaker)")
     p.set_defaults(func=run)
 
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     summary: dict = {"model": str(output)}
     try:
-        report = export_onnx(args.checkpoint, output, tolerance=args.tolerance)
+        report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from)
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

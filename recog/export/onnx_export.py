@@ -32,7 +32,7 @@ from recog.export.parity import check_parity
 from recog.model import BiLSTMCTC
 from recog.runtime.metadata import ModelInfo
 from recog.text import Alphabet
-from recog.train.checkpoint import load_model
+from recog.train.checkpoint import load_model, load_state
 
 OPSET = 17
 INPUTS = ["features", "lengths"]
@@ -99,8 +99,14 @@ def export_onnx(
     opset: int = OPSET,
     tolerance: float = 1e-4,
     parity_batches: tuple[int, ...] = (1, 3, 8),
+    metrics_from: str | Path | None = None,
 ) -> ExportReport:
     """Export `checkpoint` to `output` and prove it computes what PyTorch does.
+
+    The dev metrics written into the metadata are the checkpoint's own, or those of
+    `metrics_from` (another checkpoint of the same recipe): for a model trained on
+    every speaker, whose own dev figures were measured on its training data, the
+    figures of the held-out-speaker run are the honest ones.
 
     Raises `ExportError` (and leaves no file) when a LSTM lacks sequence_lens or
     the max abs log-prob difference on padded batches exceeds `tolerance`.
@@ -123,7 +129,8 @@ def export_onnx(
     try:
         proto = onnx.load(str(tmp))
         check_lstm_lengths(proto, checkpoint)
-        info = model_info(config, alphabet, state.get("metrics"))
+        metrics = load_state(metrics_from).get("metrics") if metrics_from else state.get("metrics")
+        info = model_info(config, alphabet, metrics)
         write_metadata(proto, info)
         proto.producer_name, proto.doc_string = "recog", f"BiLSTM-CTC recipe {config.name!r} ({len(alphabet)} tokens)"
         onnx.checker.check_model(proto)
