@@ -67,7 +67,7 @@ ship-digits: setup
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
 INK_DATA := pipelines/iam_ondb/data
 INK_MODEL ?= exp/iam_ondb/best.pt
-.PHONY: prepare-ink train-ink eval-ink
+.PHONY: prepare-ink train-ink lm-ink tune-ink eval-ink
 
 prepare-ink: setup
 	$(RECOG) prepare iam-ondb --data $(SHARED)/iam_ondb --out $(INK_DATA)
@@ -75,10 +75,28 @@ prepare-ink: setup
 train-ink: prepare-ink
 	$(TRAIN) train pipelines/iam_ondb/config.toml $(ARGS)
 
-# Greedy decoding on both writer-disjoint validation sets (an LM line can follow).
-eval-ink: setup
-	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val1.jsonl --json
-	$(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/val2.jsonl --json
+# n-gram LMs from the training transcripts (character 6-gram, word 3-gram; modified Kneser-Ney).
+INK_CHAR_LM := $(INK_DATA)/char6.arpa
+INK_WORD_LM := $(INK_DATA)/word3.arpa
+lm-ink: prepare-ink
+	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_CHAR_LM) --order 6 --unit char
+	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_WORD_LM) --order 3 --unit word
+
+# Grid search of the LM weights on val1 (the recipe's dev set; val2 stays untouched).
+tune-ink: lm-ink
+	$(RECOG) tune-lm --model $(INK_MODEL) --lm $(INK_CHAR_LM) $(INK_DATA)/val1.jsonl --metric cer --alphas 0.25,0.5,0.75,1.0 --betas 0,1,2,3
+	$(RECOG) tune-lm --model $(INK_MODEL) --lm $(INK_WORD_LM) $(INK_DATA)/val1.jsonl --alphas 0.25,0.5,0.75,1.0 --betas 0,1,2,3
+
+# CER/WER on both writer-disjoint validation sets: greedy, beam 16 + char LM, beam 16 + word LM
+# (weights from `make tune-ink` on val1).
+INK_CHAR_WEIGHTS ?= --alpha 0.5 --beta 1
+INK_WORD_WEIGHTS ?= --alpha 0.5 --beta 1
+eval-ink: lm-ink
+	for split in val1 val2; do \
+	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json || exit 1; \
+	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_CHAR_LM) $(INK_CHAR_WEIGHTS) || exit 1; \
+	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_WORD_LM) $(INK_WORD_WEIGHTS) || exit 1; \
+	done
 
 # ---- LibriSpeech recipe: you download the corpus from openslr.org/12 (pipelines/librispeech/README.md) ----
 # make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech; make train-librispeech; make eval-librispeech

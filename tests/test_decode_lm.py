@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -145,3 +146,16 @@ def test_builder_rejects_bad_input(tmp_path):
         build_lm(empty, tmp_path / "x.arpa", 3, "word")
     with pytest.raises(ValueError, match="unit"):
         build_lm(corpus(tmp_path / "t.txt"), tmp_path / "x.arpa", 3, "letter")
+
+
+def test_builder_reads_manifest_transcripts(tmp_path):
+    text = corpus(tmp_path / "t.txt")
+    lines = [ln for ln in text.read_text().splitlines() if ln.strip()]
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": f"a{i}.wav", "text": t}) + "\n" for i, t in enumerate(lines)))
+    build_lm(text, tmp_path / "from_text.arpa", 3, "word")
+    build_lm(manifest, tmp_path / "from_manifest.arpa", 3, "word")
+    assert (tmp_path / "from_text.arpa").read_text() == (tmp_path / "from_manifest.arpa").read_text()
+    manifest.write_text('{"audio_filepath": "a.wav"}\n')
+    with pytest.raises(ValueError, match=r"train\.jsonl:1: .*text"):
+        build_lm(manifest, tmp_path / "x.arpa", 3, "word")

@@ -164,3 +164,19 @@ threads = 1
 """)
     record = Trainer(load_config(cfg)).run()
     assert record["four_cer"] == 0.0 and record["four_wer"] == 0.0, record
+
+
+def test_bench_runtime_reports_ink_lines_per_second(ink_run, ink_onnx, tmp_path, capsys):
+    from recog.cli import main
+
+    out = tmp_path / "runtime.json"
+    assert main(["bench", "runtime", "--model", str(ink_onnx), "--manifest", str(ink_run / "train.jsonl"),
+                 "--threads", "1", "--repeats", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    # The tiny recipe's train manifest is on this machine, so the beam + word LM rows run too.
+    assert sorted(report["speed"]) == ["onnx-fp32/beam+lm", "onnx-fp32/greedy", "onnx-int8/beam+lm", "onnx-int8/greedy"]
+    fp32 = report["speed"]["onnx-fp32/greedy"]
+    assert fp32["rtf"] is None and fp32["per_second"] > 0 and fp32["failed"] == 0 and fp32["cer"] == 0.0
+    assert report["memory"] == {}  # no long-recording test for ink
+    text = capsys.readouterr().out
+    assert "| engine | decoder | lines/s | x onnx-fp32 |" in text and "Peak memory" not in text

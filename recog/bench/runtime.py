@@ -9,7 +9,8 @@ from an ONNX file its int8 twin is made here. Decoders: greedy, and beam search
 (skipped when they are not on this machine).
 
 RTF = wall seconds / audio seconds (lower is faster), best of `repeats` runs
-after a warm-up. Peak memory: a child process (`recog.bench.runtime_memory`)
+after a warm-up; for an ink model (no audio seconds) lines per second instead,
+and no long-recording memory test. Peak memory: a child process (`recog.bench.runtime_memory`)
 transcribes one long recording made of the files, for each length, so one
 sees whether memory depends on the length.
 """
@@ -134,7 +135,8 @@ def run_speed(recognizer, files: list[str], refs: list[str], normalizer: TextNor
     for t, ref in zip(out, refs, strict=True):
         counts.add(normalizer(ref), t.text)
     audio = sum(t.duration for t in out)
-    return {"seconds": round(best, 3), "audio_seconds": round(audio, 1), "rtf": round(best / audio, 5),
+    return {"seconds": round(best, 3), "audio_seconds": round(audio, 1),
+            "rtf": round(best / audio, 5) if audio > 0 else None, "per_second": round(len(files) / best, 1),
             "wer": round(counts.wer, 2), "cer": round(counts.cer, 2), "failed": sum(t.error is not None for t in out)}
 
 
@@ -214,7 +216,7 @@ def run_runtime_bench(opts: RuntimeBenchOptions) -> dict:
                 speed[(engine, decoder)] = run_speed(rec, files, refs, info.normalizer, opts.repeats)
                 print(engine, decoder, speed[(engine, decoder)], file=sys.stderr)
         memory: dict[tuple[str, float], dict] = {}
-        for minutes in opts.minutes:
+        for minutes in opts.minutes if info.modality == "audio" else ():
             audio = work / f"long_{minutes:g}min.wav"
             synthesize_long(files, info.features.sample_rate, minutes, audio)
             for name in ("onnx-fp32", "onnx-int8"):
@@ -225,7 +227,7 @@ def run_runtime_bench(opts: RuntimeBenchOptions) -> dict:
         meta = {"files": len(files), "audio_seconds": next(iter(speed.values()))["audio_seconds"],
                 "manifest": str(manifest.relative_to(Path.cwd()) if manifest.is_relative_to(Path.cwd()) else manifest),
                 "source": str(source), "reference": next(iter(paths)), "threads": opts.threads,
-                "repeats": opts.repeats, "cpu": _cpu_name(),
+                "repeats": opts.repeats, "cpu": _cpu_name(), "modality": info.modality,
                 "sizes_mb": {"fp32": round(fp32.stat().st_size / 1e6, 2),
                              "int8": round(paths["onnx-int8"].stat().st_size / 1e6, 2)}}
     finally:
@@ -239,19 +241,27 @@ def markdown(report: dict) -> str:
     meta, speed = report["meta"], report["speed"]
     ref_engine = meta["reference"]
     ref_label = "torch eager" if ref_engine == "torch" else ref_engine
-    rows = [f"| engine | decoder | RTF | x {ref_label} | WER % | CER % |", "|---|---|---|---|---|---|"]
+    ink = meta.get("modality") == "ink"
+    unit = "lines/s" if ink else "RTF"
+    rows = [f"| engine | decoder | {unit} | x {ref_label} | WER % | CER % |", "|---|---|---|---|---|---|"]
     for (engine, decoder), r in speed.items():
-        ref = speed[(ref_engine, decoder)]["rtf"]
-        rows.append(f"| {engine} | {decoder} | {r['rtf']:.4f} | {ref / r['rtf']:.2f}x | {r['wer']:.2f} | {r['cer']:.2f} |")
+        ref = speed[(ref_engine, decoder)]
+        if ink:  # throughput: higher is faster
+            value, ratio = f"{r['per_second']:.1f}", r["per_second"] / ref["per_second"]
+        else:  # real-time factor: lower is faster
+            value, ratio = f"{r['rtf']:.4f}", ref["rtf"] / r["rtf"]
+        rows.append(f"| {engine} | {decoder} | {value} | {ratio:.2f}x | {r['wer']:.2f} | {r['cer']:.2f} |")
     mem = ["| model | recording | peak RSS MB | RSS before MB | RTF | torch loaded |", "|---|---|---|---|---|---|"]
     for (name, minutes), r in report["memory"].items():
         mem.append(f"| {name} | {minutes:g} min | {r['peak_rss_mb']:.0f} | {r['baseline_rss_mb']:.0f} | "
                    f"{r['rtf']:.4f} | {r['torch_loaded']} |")
     beam = any(d == "beam+lm" for _, d in speed)
+    what = (f"{meta['files']} ink lines" if ink else f"Files: {meta['files']} ({meta['audio_seconds']:.0f} s of audio)")
+    speed_def = ("lines/s = lines / wall seconds" if ink else "RTF = wall / audio seconds")
     lines = [
-        f"Files: {meta['files']} ({meta['audio_seconds']:.0f} s of audio) from `{meta['manifest']}`; "
+        f"{what} from `{meta['manifest']}`; "
         f"model `{meta['source']}`; {meta['threads']} threads; CPU: {meta['cpu']}; "
-        f"best of {meta['repeats']} runs after warm-up. RTF = wall / audio seconds for the full pipeline "
+        f"best of {meta['repeats']} runs after warm-up. {speed_def} for the full pipeline "
         "(read, features, model, decode)."
         + (" Beam: width 16 with a word 3-gram LM (alpha 0.5, beta 1.0)." if beam else ""),
         "", *rows, ""]

@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "build",
         help="estimate a modified Kneser-Ney LM from text",
         description="Estimate an interpolated modified Kneser-Ney n-gram LM from a text file "
-        "(one sentence per line) and write it as ARPA, readable by recog and KenLM.",
+        "(one sentence per line) or from the transcripts of a JSONL manifest, and write it as ARPA, "
+        "readable by recog and KenLM.",
     )
-    b.add_argument("text", help="UTF-8 text file, one sentence per line")
+    b.add_argument("text", help="UTF-8 text file, one sentence per line, or a JSONL manifest (its \"text\" fields)")
     b.add_argument("-o", "--output", required=True, help="ARPA file to write")
     b.add_argument("--order", type=int, default=3, help="n-gram order N (default 3)")
     b.add_argument("--unit", choices=["char", "word"], default="word",

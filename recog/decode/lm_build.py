@@ -189,12 +189,27 @@ def write_arpa(vocab: list[str], ngrams: list[dict[tuple[int, ...], tuple[float,
 
 
 def read_sentences(path: str | Path, unit: str) -> Iterator[list[str]]:
-    """Tokenized non-empty lines of a UTF-8 text file."""
+    """Tokenized non-empty lines of a UTF-8 text file, or the "text" of each row of a
+    JSONL manifest (a path ending in .jsonl), so a recipe's training transcripts need
+    no export step."""
+    for line in read_lines(path):
+        tokens = tokenize(line, unit)
+        if tokens:
+            yield tokens
+
+
+def read_lines(path: str | Path) -> Iterator[str]:
+    """Lines of a text file, or the "text" values of a JSONL manifest (error: file and line)."""
+    if str(path).endswith(".jsonl"):
+        from recog.data.jsonl import iter_json_objects
+
+        for lineno, row in iter_json_objects(path):
+            if not isinstance(row.get("text"), str):
+                raise ValueError(f"{path}:{lineno}: a manifest row without a \"text\" string")
+            yield row["text"]
+        return
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            tokens = tokenize(line, unit)
-            if tokens:
-                yield tokens
+        yield from f
 
 
 def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str = "word") -> dict[str, int]:
