@@ -89,8 +89,8 @@ tune-ink: lm-ink
 
 # CER/WER on both writer-disjoint validation sets: greedy, beam 16 + char LM, beam 16 + word LM
 # (weights from `make tune-ink` on val1).
-INK_CHAR_WEIGHTS ?= --alpha 0.5 --beta 1
-INK_WORD_WEIGHTS ?= --alpha 0.5 --beta 1
+INK_CHAR_WEIGHTS ?= --alpha 0.75 --beta 0
+INK_WORD_WEIGHTS ?= --alpha 0.75 --beta 0
 eval-ink: lm-ink
 	for split in val1 val2; do \
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json || exit 1; \
