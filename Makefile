@@ -85,10 +85,11 @@ lm-ink: prepare-ink
 	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_CHAR_LM) --order 6 --unit char
 	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_WORD_LM) --order 3 --unit word
 
-# Grid search of the LM weights on val1 (the recipe's dev set; val2 stays untouched).
+# Grid search of the LM weights on val1 by WER (the recipe's dev set; val2 stays untouched).
 tune-ink: lm-ink
-	$(RECOG) tune-lm --model $(INK_MODEL) --lm $(INK_CHAR_LM) $(INK_DATA)/val1.jsonl --metric cer --alphas 0.25,0.5,0.75,1.0 --betas 0,1,2,3
-	$(RECOG) tune-lm --model $(INK_MODEL) --lm $(INK_WORD_LM) $(INK_DATA)/val1.jsonl --alphas 0.25,0.5,0.75,1.0 --betas 0,1,2,3
+	for lm in $(INK_CHAR_LM) $(INK_WORD_LM); do \
+	  $(RECOG) tune-lm --model $(INK_MODEL) --lm $$lm $(INK_DATA)/val1.jsonl --alphas 0.25,0.5,0.75,1.0,1.5 --betas 0,1,2,3 || exit 1; \
+	done
 
 # CER/WER on both writer-disjoint validation sets: greedy, beam 16 + char LM, beam 16 + word LM
 # (weights from `make tune-ink` on val1).

@@ -131,10 +131,9 @@ def run(args: argparse.Namespace) -> int:
         summary = transcribe_paths(recognizer, paths, sinks, batch_size=args.batch_size,
                                    progress=not args.quiet_progress and sys.stderr.isatty())
     shard = f" (shard {index}/{count})" if count > 1 else ""
-    unit = " ink lines" if recognizer.modality == "ink" else ""
-    audio = "" if recognizer.modality == "ink" else f"; {summary.audio_seconds:.1f} s of audio"
-    print(f"transcribed {summary.transcribed}{unit}, failed {summary.failed}, already done {skipped}{shard}{audio}",
-          file=sys.stderr)
+    done, amount = ((f"{summary.transcribed} ink lines", "") if recognizer.modality == "ink"
+                    else (str(summary.transcribed), f"; {summary.audio_seconds:.1f} s of audio"))
+    print(f"transcribed {done}, failed {summary.failed}, already done {skipped}{shard}{amount}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
