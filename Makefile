@@ -70,7 +70,7 @@ ship-digits: setup
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
 INK_DATA := pipelines/iam_ondb/data
 INK_MODEL ?= exp/iam_ondb/best.pt
-.PHONY: prepare-ink train-ink lm-ink tune-ink eval-ink
+.PHONY: prepare-ink train-ink lm-ink tune-ink eval-ink ship-ink
 
 prepare-ink: setup
 	$(RECOG) prepare iam-ondb --data $(SHARED)/iam_ondb --out $(INK_DATA)
@@ -101,6 +101,15 @@ eval-ink: lm-ink
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_CHAR_LM) $(INK_CHAR_WEIGHTS) || exit 1; \
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_WORD_LM) $(INK_WORD_WEIGHTS) || exit 1; \
 	done
+
+# Export to models/iam-ondb-en: the fp32 ONNX (parity-checked, kept in exp/) and its int8 twin,
+# shipped if val1/val2 WER and CER grow by at most 0.5 points; the char LM and the training curve.
+INK_RUN ?= $(dir $(INK_MODEL))
+ship-ink: lm-ink
+	$(RECOG) export $(INK_MODEL) -o $(INK_RUN)model.onnx --quantize int8
+	cp $(INK_RUN)model.int8.onnx models/iam-ondb-en/model.int8.onnx
+	cp $(INK_CHAR_LM) models/iam-ondb-en/char6.arpa
+	$(RECOG) plot $(INK_RUN) -o models/iam-ondb-en/training_curve.png
 
 # ---- LibriSpeech recipe: you download the corpus from openslr.org/12 (pipelines/librispeech/README.md) ----
 # make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech; make train-librispeech; make eval-librispeech
