@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("pocketsphinx", reason="bench extra (make bench-deps) not installed")
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "peer_pocketsphinx.py"
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def _load_tool():
@@ -30,7 +31,7 @@ def test_decodes_fsdd_clips_with_a_digit_grammar_and_reports_a_bad_file(fsdd_dir
                                                                        capsys: pytest.CaptureFixture) -> None:
     tool = _load_tool()
     rows = []
-    for digit, word in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]):
+    for digit, word in enumerate(DIGITS):
         wav = fsdd_dir / "recordings" / f"{digit}_george_0.wav"
         rows.append({"audio_filepath": str(wav), "duration": 0.5, "text": word})
     (tmp_path / "broken.wav").write_bytes(b"RIFF not audio")
@@ -45,6 +46,6 @@ def test_decodes_fsdd_clips_with_a_digit_grammar_and_reports_a_bad_file(fsdd_dir
     assert "broken.wav" in out.err
     assert 0.0 <= result["wer"] <= 100.0
     # Every word it hears is one of the grammar's ten.
-    decoder = tool.make_decoder(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    decoder = tool.make_decoder(DIGITS)
     heard = tool.decode_file(decoder, fsdd_dir / "recordings" / "7_george_0.wav").split()
-    assert heard and set(heard) <= {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+    assert heard and set(heard) <= set(DIGITS)

@@ -47,10 +47,10 @@ def make_decoder(words: list[str] | None):
 
     if words is None:
         return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-    gram = tempfile.NamedTemporaryFile("w", suffix=".gram", delete=False)
-    gram.write(grammar_for(words))
-    gram.close()
-    return Decoder(samprate=SAMPLE_RATE, jsgf=gram.name, loglevel="FATAL")
+    with tempfile.TemporaryDirectory() as tmp:  # the Decoder reads the grammar once, here
+        gram = Path(tmp) / "vocab.gram"
+        gram.write_text(grammar_for(words))
+        return Decoder(samprate=SAMPLE_RATE, jsgf=str(gram), loglevel="FATAL")
 
 
 def decode_file(decoder, path: Path) -> str:
