@@ -29,3 +29,17 @@ def test_config_validation():
         ModelConfig(subsampling=3)
     with pytest.raises(ValueError, match="front end"):
         ModelConfig(subsampling=2, conv_channels=0)
+
+
+def test_cpu_training_path_equals_packed_inference_path():
+    """With gradients on CPU the model runs `run_unpacked`; without, the packed LSTM: same outputs."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_dim=8, vocab_size=5, subsampling=2, conv_channels=8, lstm_layers=2, hidden_size=12)
+    model = BiLSTMCTC(cfg).eval()
+    feats, lengths = torch.randn(3, 40, 8), torch.tensor([40, 13, 27])
+    with torch.no_grad():
+        packed, _ = model(feats, lengths)
+    unpacked, _ = model(feats, lengths)
+    assert unpacked.requires_grad
+    valid = torch.arange(packed.shape[1])[None, :] < model.output_lengths(lengths)[:, None]
+    assert torch.allclose(unpacked[valid], packed[valid], atol=1e-5)

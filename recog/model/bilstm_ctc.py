@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from recog.model.config import ModelConfig
+from recog.model.unpacked_lstm import run_unpacked
 
 
 class ConvFrontEnd(nn.Module):
@@ -48,7 +49,9 @@ class BiLSTMCTC(nn.Module):
     """Features [B, T, F] -> CTC log-probabilities [B, T', V] (natural log, blank = 0).
 
     T' = T / subsampling (see `output_lengths`). Each utterance is processed up to
-    its own length (packed sequences), so padding never changes a result.
+    its own length, so padding never changes a result: packed sequences (cuDNN on
+    CUDA, inference, ONNX export), or, when training on CPU, `run_unpacked`, which
+    computes the same without the quadratic cost of PyTorch's packed backward on CPU.
     """
 
     def __init__(self, config: ModelConfig):
@@ -82,12 +85,22 @@ class BiLSTMCTC(nn.Module):
         x = features
         if self.frontend is not None:
             x, lengths = self.frontend(x, lengths)
-        total = x.shape[1]
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=total)
+        if self._train_on_cpu(x):
+            out = run_unpacked(self.lstm, x, lengths.clamp(min=1))
+        else:
+            total = x.shape[1]
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True,
+                                                       enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=total)
         logits = self.output(self.dropout(out))
         return torch.log_softmax(logits.float(), dim=-1), lengths
+
+    @staticmethod
+    def _train_on_cpu(x: torch.Tensor) -> bool:
+        """True when gradients flow on CPU outside an export trace: the unpacked LSTM path."""
+        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        return x.device.type == "cpu" and torch.is_grad_enabled() and not tracing
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
