@@ -61,7 +61,22 @@ def test_bench_train_synthetic_without_manifests(tmp_path, capsys):
     assert point["threads"] == 1 and point["subsampling"] == 2 and point["max_frames"] == 400
     assert json.loads(out.read_text())["info"]["data"].startswith("synthetic")
     table = capsys.readouterr().out
-    assert "| max_frames | subsampling | threads |" in table and "| 400 | 2 | 1 |" in table
+    assert "| LSTM | max_frames | subsampling | threads |" in table and "| unpacked | 400 | 2 | 1 |" in table
+
+
+def test_bench_train_compare_packed_adds_the_peer_row(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.format(out=tmp_path / "exp"))
+    out = tmp_path / "train.json"
+    code = main(["bench", "train", str(config), *FAST, "--threads", "1", "--synthetic-frames", "100",
+                 "--compare-packed", "--json", str(out)])
+    assert code == 0
+    points = _points(out)
+    assert [p["lstm"] for p in points] == ["unpacked", "packed"]
+    for p in points:
+        _check_rates(p)
+    assert points[0]["flop_per_step"] == pytest.approx(points[1]["flop_per_step"])
+    assert "Unpacked / packed frames/s at the same setting:" in capsys.readouterr().out
 
 
 def test_bench_train_real_manifest_sweep(tmp_path, tone_corpus, capsys):

@@ -60,6 +60,8 @@ class TrainBenchOptions:
             sweep_* list is given).
         sweep_max_frames, sweep_threads, sweep_subsampling: the grid; an empty one takes
             `default_sweep` (threads: `threads` when given).
+        compare_packed: on CPU, also measure every point with PyTorch's packed-sequence
+            LSTM (the usual way, and ours before `recog.model.unpacked_lstm`), as the peer row.
     """
 
     config: Path
@@ -76,6 +78,7 @@ class TrainBenchOptions:
     sweep_max_frames: tuple[int, ...] = ()
     sweep_threads: tuple[int, ...] = ()
     sweep_subsampling: tuple[int, ...] = ()
+    compare_packed: bool = False
 
 
 @dataclass
@@ -90,6 +93,8 @@ class TrainPoint:
         flop_per_step: model FLOPs of one training step (3x forward, `recog.bench.flops`).
         flop_per_s: achieved model FLOP/s; peak_flop_per_s: torch.matmul FLOP/s, same threads.
         ratio: flop_per_s / peak_flop_per_s.
+        lstm: how the LSTM ran: "unpacked" (CPU training path), "packed" (PyTorch's packed
+            sequences on CPU) or "cudnn-packed".
     """
 
     max_frames: int
@@ -105,6 +110,7 @@ class TrainPoint:
     flop_per_s: float
     peak_flop_per_s: float
     ratio: float
+    lstm: str = "unpacked"
 
 
 @dataclass
@@ -165,8 +171,10 @@ class _Setup:
         return precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
 
 
-def measure_point(setup: _Setup, pool: ItemPool, max_frames: int, threads: int, subsampling: int) -> TrainPoint:
-    """Time `setup.opts.steps` training steps at one setting (see the module docstring)."""
+def measure_point(setup: _Setup, pool: ItemPool, max_frames: int, threads: int, subsampling: int,
+                  packed: bool = False) -> TrainPoint:
+    """Time `setup.opts.steps` training steps at one setting (see the module docstring);
+    `packed` runs the LSTM on packed sequences on CPU too."""
     from recog.train.device import autocast
     from recog.train.trainer import ctc_loss_sum
 
@@ -176,6 +184,8 @@ def measure_point(setup: _Setup, pool: ItemPool, max_frames: int, threads: int, 
     mc = setup.model_config(subsampling)
     torch.manual_seed(config.seed)
     model = BiLSTMCTC(mc).to(device).train()
+    model.cpu_unpacked = not packed
+    lstm = "cudnn-packed" if device.type == "cuda" else ("packed" if packed else "unpacked")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     batches = [b.to(device) for b in make_batches(pool, max_frames, opts.batches, seed=config.seed)]
     if not batches:
@@ -209,7 +219,7 @@ def measure_point(setup: _Setup, pool: ItemPool, max_frames: int, threads: int, 
         max_frames=max_frames, threads=threads, subsampling=subsampling, steps=opts.steps, seconds=seconds,
         utterances_per_batch=utts / opts.steps, padding_pct=100 * (1 - frames / max(padded, 1)),
         frames_per_s=frames / seconds, utt_per_s=utts / seconds, flop_per_step=flops / opts.steps,
-        flop_per_s=flops / seconds, peak_flop_per_s=peak, ratio=flops / seconds / peak,
+        flop_per_s=flops / seconds, peak_flop_per_s=peak, ratio=flops / seconds / peak, lstm=lstm,
     )
 
 
@@ -234,9 +244,11 @@ def run_train_bench(opts: TrainBenchOptions) -> TrainReport:
             continue
         for max_frames in grid_mf:
             for threads in grid_th:
-                point = measure_point(setup, setup.pool, max_frames, threads, subsampling)
-                points.append(point)
-                print(json.dumps(asdict(point)), file=sys.stderr, flush=True)
+                variants = (False, True) if opts.compare_packed and setup.device.type == "cpu" else (False,)
+                for packed in variants:
+                    point = measure_point(setup, setup.pool, max_frames, threads, subsampling, packed)
+                    points.append(point)
+                    print(json.dumps(asdict(point)), file=sys.stderr, flush=True)
     if not points:
         raise ValueError("no point to measure (see the notes above)")
     cfg = setup.config
@@ -259,19 +271,29 @@ def markdown(report: TrainReport) -> str:
         f"Ratio = achieved model FLOP/s (3x analytic forward FLOPs, true lengths) / torch.matmul "
         f"[{i['peak_matmul_n']}, {i['peak_matmul_n']}] FLOP/s at the same thread count.",
         "",
-        "| max_frames | subsampling | threads | utt/batch | padding % | frames/s | utt/s | GFLOP/step "
+        "| LSTM | max_frames | subsampling | threads | utt/batch | padding % | frames/s | utt/s | GFLOP/step "
         "| GFLOP/s | matmul peak GFLOP/s | ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in report.points:
-        lines.append(f"| {p.max_frames} | {p.subsampling} | {p.threads} | {p.utterances_per_batch:.1f} "
+        lines.append(f"| {p.lstm} | {p.max_frames} | {p.subsampling} | {p.threads} | {p.utterances_per_batch:.1f} "
                      f"| {p.padding_pct:.1f} | {p.frames_per_s:.0f} | {p.utt_per_s:.1f} | {p.flop_per_step / 1e9:.3g} "
                      f"| {p.flop_per_s / 1e9:.3g} | {p.peak_flop_per_s / 1e9:.1f} | {p.ratio:.3g} |")
+    speedups = _unpacked_speedups(report.points)
+    if speedups:
+        lines += ["", "Unpacked / packed frames/s at the same setting: " + ", ".join(f"{x:.2f}x" for x in speedups) + "."]
     if len(report.points) > 1:
         b = report.best()
         lines += ["", f"Highest ratio: {b.ratio:.3g} at max_frames {b.max_frames}, subsampling {b.subsampling}, "
                       f"threads {b.threads} ({b.frames_per_s:.0f} frames/s)."]
     return "\n".join(lines)
+
+
+def _unpacked_speedups(points: list[TrainPoint]) -> list[float]:
+    """frames/s of each unpacked point over the packed point of the same setting (compare_packed)."""
+    key = lambda p: (p.max_frames, p.threads, p.subsampling)  # noqa: E731
+    packed = {key(p): p for p in points if p.lstm == "packed"}
+    return [p.frames_per_s / packed[key(p)].frames_per_s for p in points if p.lstm == "unpacked" and key(p) in packed]
 
 
 def write_json(report: TrainReport, path: str | Path) -> None:

@@ -159,6 +159,8 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
     t.add_argument("--sweep-max-frames", type=_csv(int), default=(), metavar="N,N,...")
     t.add_argument("--sweep-threads", type=_csv(int), default=(), metavar="T,T,...")
     t.add_argument("--sweep-subsampling", type=_csv(int), default=(), metavar="S,S,...")
+    t.add_argument("--compare-packed", action="store_true",
+                   help="on CPU, also time each point with PyTorch's packed-sequence LSTM (the peer row)")
     t.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     t.set_defaults(func=run_train)
 
@@ -171,7 +173,8 @@ def run_train(args: argparse.Namespace) -> int:
         config=args.config, overrides=args.overrides, steps=args.steps, warmup=args.warmup, threads=args.threads,
         batches=args.batches, synthetic=args.synthetic, synthetic_frames=args.synthetic_frames,
         peak_size=args.peak_size, device=args.device, sweep=args.sweep, sweep_max_frames=args.sweep_max_frames,
-        sweep_threads=args.sweep_threads, sweep_subsampling=args.sweep_subsampling)
+        sweep_threads=args.sweep_threads, sweep_subsampling=args.sweep_subsampling,
+        compare_packed=args.compare_packed)
     try:
         report = run_train_bench(opts)
     except (ConfigError, OSError, ValueError) as err:

@@ -74,6 +74,8 @@ class BiLSTMCTC(nn.Module):
             dropout=config.dropout if config.lstm_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(config.dropout)
+        # Off: train on CPU through the packed LSTM too (`recog bench train --compare-packed`).
+        self.cpu_unpacked = True
         self.output = nn.Linear(2 * config.hidden_size, config.vocab_size)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -96,11 +98,10 @@ class BiLSTMCTC(nn.Module):
         logits = self.output(self.dropout(out))
         return torch.log_softmax(logits.float(), dim=-1), lengths
 
-    @staticmethod
-    def _train_on_cpu(x: torch.Tensor) -> bool:
+    def _train_on_cpu(self, x: torch.Tensor) -> bool:
         """True when gradients flow on CPU outside an export trace: the unpacked LSTM path."""
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        return x.device.type == "cpu" and torch.is_grad_enabled() and not tracing
+        return self.cpu_unpacked and x.device.type == "cpu" and torch.is_grad_enabled() and not tracing
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
