@@ -30,6 +30,7 @@ from recog.export.errors import ExportError
 from recog.export.onnx_file import check_lstm_lengths, save_atomic, write_metadata
 from recog.export.parity import check_parity
 from recog.model import BiLSTMCTC
+from recog.model.lengths import length_mask
 from recog.runtime.metadata import ModelInfo
 from recog.text import Alphabet
 from recog.train.checkpoint import load_model, load_state
@@ -53,7 +54,7 @@ class OnnxGraph(nn.Module):
         padding), so whatever a caller leaves in the padding cannot leak in.
         """
         lengths = lengths.long()
-        valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths[:, None]
+        valid = length_mask(lengths, features.shape[1])
         log_probs, out_lengths = self.model(features * valid[:, :, None].to(features.dtype), lengths)
         return log_probs, out_lengths.int()
 

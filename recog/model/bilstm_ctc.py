@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from recog.model.config import ModelConfig
+from recog.model.lengths import length_mask
 from recog.model.unpacked_lstm import run_unpacked
 
 
@@ -40,8 +41,7 @@ class ConvFrontEnd(nn.Module):
         for conv, s in zip(self.convs, self.strides, strict=True):
             x = torch.relu(conv(x))
             lengths = torch.div(lengths + 2 * self.padding - self.kernel, s, rounding_mode="floor") + 1
-            mask = torch.arange(x.shape[2], device=x.device)[None, :] < lengths[:, None]
-            x = x * mask[:, None, :].to(x.dtype)
+            x = x * length_mask(lengths, x.shape[2])[:, None, :].to(x.dtype)
         return x.transpose(1, 2), lengths
 
 

@@ -21,16 +21,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recog.model.lengths import length_mask
 
-def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+
+def reversal_index(lengths: torch.Tensor, total: int) -> torch.Tensor:
+    """[B, total] int64: the frame each position reads when every row is reversed within its length
+    (t -> lengths[b] - 1 - t for t < lengths[b]; padding frames read themselves)."""
+    t = torch.arange(total, device=lengths.device).expand(len(lengths), total)
+    lens = lengths[:, None]
+    return torch.where(t < lens, lens - 1 - t, t)
+
+
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor,
+                           index: torch.Tensor | None = None) -> torch.Tensor:
     """Reverse each row of x [B, T, C] over its first lengths[b] frames; padding stays in place.
 
-    Applying it twice gives x back.
+    Applying it twice gives x back. `index`: `reversal_index(lengths, T)`, when already computed.
     """
-    batch, total = x.shape[:2]
-    t = torch.arange(total, device=x.device).expand(batch, total)
-    lens = lengths.to(x.device)[:, None]
-    index = torch.where(t < lens, lens - 1 - t, t)
+    if index is None:
+        index = reversal_index(lengths.to(x.device), x.shape[1])
     return x.gather(1, index[:, :, None].expand_as(x))
 
 
@@ -43,18 +52,18 @@ def run_unpacked(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch
     if not (lstm.bidirectional and lstm.batch_first) or lstm.proj_size:
         raise ValueError("run_unpacked expects a bidirectional, batch_first LSTM without projections")
     lengths = lengths.to(x.device)
+    index = reversal_index(lengths, x.shape[1])  # the same for every layer and both reversals
     h0 = x.new_zeros(1, x.shape[0], lstm.hidden_size)
     for layer in range(lstm.num_layers):
         directions = []
         for suffix in ("", "_reverse"):
             weights = [getattr(lstm, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            inputs = reverse_within_lengths(x, lengths) if suffix else x
+            inputs = reverse_within_lengths(x, lengths, index) if suffix else x
             # torch.lstm is the kernel nn.LSTM itself calls: (input, (h0, c0), weights, has_biases,
             # num_layers, dropout, train, bidirectional, batch_first) -> (output, h_n, c_n).
             out = torch.lstm(inputs, (h0, h0), weights, True, 1, 0.0, lstm.training, False, True)[0]
-            directions.append(reverse_within_lengths(out, lengths) if suffix else out)
+            directions.append(reverse_within_lengths(out, lengths, index) if suffix else out)
         x = torch.cat(directions, dim=-1)
         if layer < lstm.num_layers - 1 and lstm.dropout > 0:
             x = nn.functional.dropout(x, lstm.dropout, lstm.training)
-    valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
-    return x * valid[:, :, None].to(x.dtype)
+    return x * length_mask(lengths, x.shape[1])[:, :, None].to(x.dtype)
