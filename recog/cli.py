@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Verb modules, in the order `recog --help` lists them.
-COMMANDS = ["prepare", "train", "evaluate", "export", "transcribe", "lm", "tune_lm", "serve", "bench", "plot", "render"]
+COMMANDS = ["prepare", "train", "average", "evaluate", "export", "transcribe", "lm", "tune_lm", "serve", "bench", "plot", "render"]
 
 
 def build_parser() -> argparse.ArgumentParser:

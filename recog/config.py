@@ -93,6 +93,9 @@ class TrainConfig:
             optimizer steps, mid-epoch (0 = only at the end of each epoch).
         keep_checkpoints: step checkpoints kept in OUT_DIR/checkpoints, newest
             first (0 = keep all); `last.pt` is always the newest.
+        average_last: keep the weights of the last N epochs (OUT_DIR/epochs/) and
+            write their mean as OUT_DIR/averaged.pt, validated on the dev sets
+            (0 = off; see `recog.train.average`).
         max_skip_fraction: the run fails when more than this fraction of the
             training utterances is unusable (see `OUT_DIR/data_report.json`) or
             of the optimizer steps so far was skipped for a NaN/inf loss or gradient.
@@ -114,13 +117,15 @@ class TrainConfig:
     sortagrad: bool = True
     checkpoint_every_steps: int = 0
     keep_checkpoints: int = 3
+    average_last: int = 0
     max_skip_fraction: float = 0.05
 
     def __post_init__(self) -> None:
         if self.accum_grad < 1:
             raise ValueError(f"train.accum_grad must be >= 1, got {self.accum_grad}")
-        if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 0:
-            raise ValueError("train.checkpoint_every_steps and train.keep_checkpoints must be >= 0")
+        if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 0 or self.average_last < 0:
+            raise ValueError("train.checkpoint_every_steps, train.keep_checkpoints and train.average_last "
+                             "must be >= 0")
         if not 0.0 <= self.max_skip_fraction <= 1.0:
             raise ValueError(f"train.max_skip_fraction must be in [0, 1], got {self.max_skip_fraction}")
 

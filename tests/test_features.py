@@ -12,6 +12,7 @@ from recog.features.augment import (
     random_eq_db,
     random_lowpass_db,
     spec_augment,
+    tempo_stretch,
 )
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
@@ -70,6 +71,19 @@ def test_augmentation_changes_speed_and_masks():
     zero_bands = (masked == 0).all(0).sum().item()
     zero_frames = (masked == 0).all(1).sum().item()
     assert 0 < zero_bands <= 10 or 0 < zero_frames <= 20
+
+
+def test_tempo_stretch_changes_duration_not_spectrum():
+    wave = torch.from_numpy(synth_utterance("abcd"))
+    feats = LogMel(AudioFeatureConfig(sample_rate=8000, n_mels=20, normalize="none"))(wave)
+    slow = tempo_stretch(feats, 0.8)
+    assert slow.shape == (round(feats.shape[0] / 0.8), 20)
+    assert torch.equal(slow[0], feats[0]) and torch.equal(slow[-1], feats[-1])
+    # the long-term spectrum (mean over time) stays: same pitch and formants, only slower
+    assert torch.allclose(slow.mean(0), feats.mean(0), atol=0.1)
+    assert torch.equal(tempo_stretch(feats, 1.0), feats)
+    ramp = torch.arange(11.0).unsqueeze(1)
+    assert torch.allclose(tempo_stretch(ramp, 2.0)[:, 0], torch.arange(0.0, 11.0, 2.0))
 
 
 def test_frequency_warp_moves_energy():

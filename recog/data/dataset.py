@@ -15,6 +15,7 @@ from recog.features.augment import (
     channel_curve_db,
     perturb_wave,
     spec_augment,
+    tempo_stretch,
     uniform,
 )
 from recog.features.config import AudioFeatureConfig
@@ -93,5 +94,7 @@ class AudioDataset(torch.utils.data.Dataset):
             eq_db = channel_curve_db(self.features.fft_size // 2 + 1, self.features.sample_rate, self.augment, self.rng)
         feats = self.logmel(wave, warp=warp, eq_db=eq_db)
         if self.augment is not None:
+            if self.augment.tempo != [1.0, 1.0]:
+                feats = tempo_stretch(feats, uniform(self.rng, self.augment.tempo))
             feats = spec_augment(feats, self.augment, self.rng)
         return feats, torch.tensor(self.targets[index], dtype=torch.long)

@@ -17,6 +17,9 @@ class AugmentConfig:
         speed: speed-perturbation factors drawn uniformly in [lo, hi]
             (Ko et al. 2015: resampling changes tempo and pitch together); [1, 1] = off.
         vtlp: vocal-tract-length warp factors in [lo, hi] (Jaitly & Hinton 2013); [1, 1] = off.
+        tempo: tempo factors in [lo, hi] (> 1 faster): the feature frames are stretched in
+            time, so the speaking rate changes while pitch and formants stay (unlike
+            `speed`); [1, 1] = off.
         gain_db: random gain in decibels, uniform in [lo, hi].
         noise_prob: probability of adding noise to an utterance.
         snr_db: signal-to-noise ratio range in dB for the added noise.
@@ -36,6 +39,7 @@ class AugmentConfig:
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
     vtlp: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    tempo: list[float] = field(default_factory=lambda: [1.0, 1.0])
     gain_db: list[float] = field(default_factory=lambda: [0.0, 0.0])
     noise_prob: float = 0.0
     snr_db: list[float] = field(default_factory=lambda: [10.0, 40.0])
@@ -62,6 +66,16 @@ def speed_perturb(wave: torch.Tensor, sample_rate: int, factor: float) -> torch.
     # Resample from rate*factor to rate; rates rounded to a 100 Hz grid keep the filter small.
     src = int(round(sample_rate * factor / 100)) * 100
     return torchaudio.functional.resample(wave, src, sample_rate)
+
+
+def tempo_stretch(feats: torch.Tensor, factor: float) -> torch.Tensor:
+    """Features [T, F] played `factor` times faster, pitch and formants unchanged:
+    [max(1, round(T / factor)), F], by linear interpolation between frames."""
+    if abs(factor - 1.0) < 1e-3:
+        return feats
+    frames = max(1, round(feats.shape[0] / factor))
+    stretched = torch.nn.functional.interpolate(feats.T.unsqueeze(0), size=frames, mode="linear", align_corners=True)
+    return stretched[0].T.contiguous()
 
 
 def add_noise(wave: torch.Tensor, snr_db: float, rng: torch.Generator) -> torch.Tensor:

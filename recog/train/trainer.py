@@ -30,6 +30,7 @@ from recog.model import BiLSTMCTC
 from recog.text import Alphabet
 from recog.train import distributed as dist
 from recog.train import rng
+from recog.train.average import average_states, epoch_checkpoints, epoch_path
 from recog.train.checkpoint import (
     load_latest,
     make_state,
@@ -92,7 +93,9 @@ class Trainer:
     position in the epoch, RNG states), `checkpoints/step-N.pt` (the newest
     `train.keep_checkpoints` of them, written at every epoch end and every
     `train.checkpoint_every_steps` steps), `best.pt` (lowest WER on the first
-    dev set), `log.jsonl` (one JSON object per epoch), `data_report.json`
+    dev set), with `train.average_last = N` also `epochs/epoch-NNN.pt` (weights of
+    the last N epochs) and `averaged.pt` + `averaged.json` (their mean and its dev
+    error rates), `log.jsonl` (one JSON object per epoch), `data_report.json`
     (unusable utterances, see `recog.train.data_report`), `tokens.txt`, and
     `tensorboard/` when TensorBoard is installed.
     """
@@ -136,8 +139,9 @@ class Trainer:
         self.log = MetricsLog(self.out_dir, enabled=self.is_main)
         if resume:
             self._resume()
-        elif self.is_main and (removed := remove_step_checkpoints(self.out_dir)):
-            print(f"removed {removed} step checkpoint(s) of an earlier run in {self.out_dir}", file=sys.stderr)
+        elif self.is_main and (removed := remove_step_checkpoints(self.out_dir)
+                               + self._remove_epoch_weights()):
+            print(f"removed {removed} checkpoint(s) of an earlier run in {self.out_dir}", file=sys.stderr)
         self.net = dist.wrap_model(self.model, self.dist, self.device)
         self._clock = time.time()
 
@@ -237,6 +241,49 @@ class Trainer:
         save_training_checkpoint(self.out_dir, state, self.config.train.keep_checkpoints)
         if best:
             save_checkpoint(self.out_dir / "best.pt", state)
+
+    # ---- checkpoint averaging ----------------------------------------------------
+    def _remove_epoch_weights(self) -> int:
+        """Delete an earlier run's per-epoch weights and average; returns how many files."""
+        old = [p for _, p in epoch_checkpoints(self.out_dir)]
+        old += [p for p in (self.out_dir / "averaged.pt", self.out_dir / "averaged.json") if p.exists()]
+        for p in old:
+            p.unlink()
+        return len(old)
+
+    def _keep_epoch_weights(self, record: dict[str, Any]) -> None:
+        """Rank 0: the weights of this epoch, when it is one of the last `train.average_last`."""
+        n = self.config.train.average_last
+        if self.is_main and n and self.epoch > self.config.train.epochs - n:
+            save_checkpoint(epoch_path(self.out_dir, self.epoch),
+                            make_state(self.model, self.config, self.alphabet, epoch=self.epoch,
+                                       step=self.step, elapsed=self.elapsed, metrics=record))
+
+    def _write_average(self) -> dict[str, Any] | None:
+        """Average the kept weights of the last `train.average_last` epochs (at least two), validate
+        the mean on every dev set, write `averaged.pt` and `averaged.json`; returns the record."""
+        tc = self.config.train
+        if not tc.average_last:
+            return None
+        paths = [str(p) for e, p in epoch_checkpoints(self.out_dir) if self.epoch - tc.average_last < e <= self.epoch]
+        if len(paths) < 2:  # every rank sees the same files
+            if self.is_main:
+                print(f"not averaging: {len(paths)} of the last {tc.average_last} epochs kept "
+                      f"(the run stopped at epoch {self.epoch} of {tc.epochs})", file=sys.stderr)
+            return None
+        state = dist.broadcast_object(average_states(paths) if self.is_main else None, self.dist)
+        model = BiLSTMCTC(self.config.model).to(self.device)
+        model.load_state_dict(state["model"])
+        dev = [validate(model, ds, name, self.device, tc.max_frames, tc.precision, self.dev_indices[name], self.dist)
+               for name, ds in self.dev_sets.items()]
+        record: dict[str, Any] = {"averaged_epochs": [int(Path(p).stem.split("-")[1]) for p in paths]}
+        for d in dev:
+            record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
+        if self.is_main:
+            save_checkpoint(self.out_dir / "averaged.pt", {**state, "metrics": record})
+            (self.out_dir / "averaged.json").write_text(json.dumps(record) + "\n")
+            print(json.dumps(record), file=sys.stderr)
+        return record
 
     # ---- training ----------------------------------------------------------------
     def _train_step(self, slots: list[Slot], batches: list[Batch]) -> tuple[float | None, float]:
@@ -366,12 +413,14 @@ class Trainer:
                     print(json.dumps(record), file=sys.stderr)
                 self.progress = self._fresh_progress()
                 self._save(record, best=improved or not dev)
+                self._keep_epoch_weights(record)
                 self._check_skips(epoch_end=True)
                 over = bool(tc.max_minutes) and self.elapsed / 60 >= tc.max_minutes
                 if dist.any_rank(over, self.dist, self.device):
                     if self.is_main:
                         print(f"stopping: {self.elapsed / 60:.1f} min >= train.max_minutes", file=sys.stderr)
                     break
+            self._write_average()
             ok = True
         finally:
             self.log.close()
