@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from recog.train.checkpoint import CheckpointError, load_state, save_checkpoint
 
 EPOCH_DIR = "epochs"
