@@ -242,6 +242,16 @@ class Trainer:
         if best:
             save_checkpoint(self.out_dir / "best.pt", state)
 
+    def _dev_metrics(self, model: BiLSTMCTC) -> tuple[list[DevResult], dict[str, float]]:
+        """Greedy WER/CER of `model` on every dev set: the results and `{NAME_wer, NAME_cer}` (percent, 2 decimals)."""
+        tc = self.config.train
+        dev = [validate(model, ds, name, self.device, tc.max_frames, tc.precision, self.dev_indices[name], self.dist)
+               for name, ds in self.dev_sets.items()]
+        record: dict[str, float] = {}
+        for d in dev:
+            record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
+        return dev, record
+
     # ---- checkpoint averaging ----------------------------------------------------
     def _remove_epoch_weights(self) -> int:
         """Delete an earlier run's per-epoch weights and average; returns how many files."""
@@ -265,20 +275,16 @@ class Trainer:
         tc = self.config.train
         if not tc.average_last:
             return None
-        paths = [str(p) for e, p in epoch_checkpoints(self.out_dir) if self.epoch - tc.average_last < e <= self.epoch]
-        if len(paths) < 2:  # every rank sees the same files
+        kept = [(e, p) for e, p in epoch_checkpoints(self.out_dir) if self.epoch - tc.average_last < e <= self.epoch]
+        if len(kept) < 2:  # every rank sees the same files
             if self.is_main:
-                print(f"not averaging: {len(paths)} of the last {tc.average_last} epochs kept "
+                print(f"not averaging: {len(kept)} of the last {tc.average_last} epochs kept "
                       f"(the run stopped at epoch {self.epoch} of {tc.epochs})", file=sys.stderr)
             return None
-        state = dist.broadcast_object(average_states(paths) if self.is_main else None, self.dist)
+        state = dist.broadcast_object(average_states([p for _, p in kept]) if self.is_main else None, self.dist)
         model = BiLSTMCTC(self.config.model).to(self.device)
         model.load_state_dict(state["model"])
-        dev = [validate(model, ds, name, self.device, tc.max_frames, tc.precision, self.dev_indices[name], self.dist)
-               for name, ds in self.dev_sets.items()]
-        record: dict[str, Any] = {"averaged_epochs": [int(Path(p).stem.split("-")[1]) for p in paths]}
-        for d in dev:
-            record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
+        record: dict[str, Any] = {"averaged_epochs": [e for e, _ in kept], **self._dev_metrics(model)[1]}
         if self.is_main:
             save_checkpoint(self.out_dir / "averaged.pt", {**state, "metrics": record})
             (self.out_dir / "averaged.json").write_text(json.dumps(record) + "\n")
@@ -390,8 +396,7 @@ class Trainer:
             while self.epoch < tc.epochs:
                 epoch_start = time.time()
                 loss = self.train_epoch()
-                dev = [validate(self.model, ds, name, self.device, tc.max_frames, tc.precision,
-                                self.dev_indices[name], self.dist) for name, ds in self.dev_sets.items()]
+                dev, dev_record = self._dev_metrics(self.model)
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 self._tick()
@@ -402,8 +407,7 @@ class Trainer:
                           "frames_per_s": round(p["frames"] / max(p["seconds"], 1e-9), 1),
                           "epoch_s": round(time.time() - epoch_start, 2),
                           "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
-                for d in dev:
-                    record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
+                record.update(dev_record)
                 improved = bool(dev) and dev[0].wer < self.best_wer
                 if improved:
                     self.best_wer = dev[0].wer
