@@ -18,7 +18,7 @@ from recog.features.augment import AugmentConfig
 from recog.features.config import AudioFeatureConfig
 from recog.features.ink.config import InkAugmentConfig, InkFeatureConfig
 from recog.model.config import ModelConfig
-from recog.text import TextNormalizer
+from recog.text import UNITS, TextNormalizer
 
 
 class ConfigError(ValueError):
@@ -52,11 +52,20 @@ class TextConfig:
 
     Attributes:
         alphabet: the characters (without blank); "" derives them from the training text.
+            With word units: the words, separated by spaces.
+        units: "char" (spell words, the default) or "word" (one output token per word
+            of a closed vocabulary, e.g. the ten digits; greedy and plain beam decoding,
+            no LM, lexicon or hotwords).
         normalizer: text normalization applied to every transcript.
     """
 
     alphabet: str = ""
+    units: str = "char"
     normalizer: TextNormalizer = field(default_factory=TextNormalizer)
+
+    def __post_init__(self) -> None:
+        if self.units not in UNITS:
+            raise ValueError(f"text.units must be one of {UNITS}, got {self.units!r}")
 
 
 @dataclass

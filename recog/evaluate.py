@@ -16,6 +16,7 @@ from recog.features.io import AudioReadError, load_audio
 from recog.inference import AcousticModel, load_acoustic_model
 from recog.inference.decoding import Decoder
 from recog.metrics import ErrorCounts
+from recog.text import Alphabet
 
 
 @dataclass
@@ -112,13 +113,13 @@ def evaluate(model: AcousticModel, manifest: str | Path, decoder: Decoder, progr
                             log_probs)
 
 
-def save_log_probs(result: EvaluationResult, alphabet_string: str, path: str | Path) -> None:
+def save_log_probs(result: EvaluationResult, alphabet: Alphabet, path: str | Path) -> None:
     """Write an evaluation's log-probs for `recog bench decode --logprobs` and `tune-lm`-style studies.
 
     Keys: `log_probs` (object array of [T', V] float32), `references` (normalized text),
-    `paths`, `alphabet` (the non-blank tokens as one string).
+    `paths`, `alphabet` (the non-blank tokens as one string, `Alphabet.to_string`), `units`.
     """
     arrays = np.empty(len(result.log_probs), dtype=object)
     arrays[:] = result.log_probs
     np.savez(path, log_probs=arrays, references=np.array([r[1] for r in result.rows]),
-             paths=np.array([r[0] for r in result.rows]), alphabet=np.array(alphabet_string))
+             paths=np.array([r[0] for r in result.rows]), alphabet=np.array(alphabet.to_string()), units=np.array(alphabet.units))

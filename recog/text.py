@@ -2,7 +2,10 @@
 
 Conventions shared by the whole toolkit:
 - index 0 is the CTC blank (Graves et al., 2006) and never appears in text;
-- tokens are characters; the space character is the word separator;
+- tokens are characters and the space character is the word separator
+  (`units = "char"`, the default), or tokens are whole words and words are
+  separated implicitly (`units = "word"`: a closed vocabulary such as the
+  ten digits, where the model cannot spell a non-word);
 - a tokens file holds one token per line, blank first, written `<blank>`,
   and the space written `<space>` so that it survives editors.
 """
@@ -26,10 +29,11 @@ class UnknownCharactersError(ValueError):
         lines = []
         for char, where in sorted(unknown.items()):
             shown = ", ".join(where[:5]) + (f" (+{len(where) - 5} more)" if len(where) > 5 else "")
-            lines.append(f"  {char!r} (U+{ord(char):04X}) in {len(where)} utterance(s): {shown}")
+            code = f" (U+{ord(char):04X})" if len(char) == 1 else ""
+            lines.append(f"  {char!r}{code} in {len(where)} utterance(s): {shown}")
         super().__init__(
-            "characters outside the alphabet (add them to the alphabet or map them with "
-            "`text.map` in the config):\n" + "\n".join(lines)
+            "characters (or, with word units, words) outside the alphabet (add them to the "
+            "alphabet or map them with `text.map` in the config):\n" + "\n".join(lines)
         )
 
 
@@ -62,49 +66,61 @@ class TextNormalizer:
         return text
 
 
+UNITS = ("char", "word")
+
+
 class Alphabet:
-    """CTC token inventory: characters, blank at index 0.
+    """CTC token inventory: characters (or whole words), blank at index 0.
 
     Args:
-        tokens: the non-blank tokens (single characters), in index order 1..V-1.
+        tokens: the non-blank tokens in index order 1..V-1: single characters
+            (`units="char"`), or words without spaces (`units="word"`).
+        units: "char" or "word" (see the module docstring).
     """
 
-    def __init__(self, tokens: Sequence[str]):
+    def __init__(self, tokens: Sequence[str], units: str = "char"):
         tokens = list(tokens)
+        if units not in UNITS:
+            raise ValueError(f"alphabet units must be one of {UNITS}, got {units!r}")
         if BLANK in tokens:
             raise ValueError(f"{BLANK} is implicit at index 0; do not list it among tokens")
         if len(set(tokens)) != len(tokens):
             dupes = sorted({t for t in tokens if tokens.count(t) > 1})
             raise ValueError(f"duplicate tokens in alphabet: {dupes}")
         for t in tokens:
-            if len(t) != 1:
+            if units == "char" and len(t) != 1:
                 raise ValueError(f"tokens must be single characters, got {t!r}")
+            if units == "word" and (not t or len(t.split()) != 1):
+                raise ValueError(f"word tokens must be non-empty and without spaces, got {t!r}")
+        self.units = units
         self.tokens: list[str] = [BLANK, *tokens]
         self._index = {t: i for i, t in enumerate(self.tokens)}
 
     # ---- construction and files -------------------------------------------------
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> Alphabet:
-        """Alphabet of every character seen in `texts`, sorted by code point."""
-        chars: set[str] = set()
+    def from_texts(cls, texts: Iterable[str], units: str = "char") -> Alphabet:
+        """Alphabet of every character (or word) seen in `texts`, sorted by code point."""
+        seen: set[str] = set()
         for t in texts:
-            chars.update(t)
-        return cls(sorted(chars))
+            seen.update(t.split() if units == "word" else t)
+        return cls(sorted(seen), units)
 
     @classmethod
-    def from_string(cls, chars: str) -> Alphabet:
-        """Alphabet from a string of characters, e.g. `" abcdefghijklmnopqrstuvwxyz'"`."""
-        return cls(list(chars))
+    def from_string(cls, chars: str, units: str = "char") -> Alphabet:
+        """Alphabet from its compact string (`to_string`): the characters, e.g.
+        `" abcdefghijklmnopqrstuvwxyz'"`, or with word units the words separated
+        by spaces, e.g. `"zero one two"`."""
+        return cls(chars.split() if units == "word" else list(chars), units)
 
     @classmethod
-    def load(cls, path: str | Path) -> Alphabet:
+    def load(cls, path: str | Path, units: str = "char") -> Alphabet:
         """Read a tokens file: one token per line, first line `<blank>`."""
         lines = Path(path).read_text(encoding="utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         if not lines or lines[0] != BLANK:
             raise ValueError(f"{path}: first line of a tokens file must be {BLANK}")
-        return cls([" " if t == SPACE else t for t in lines[1:]])
+        return cls([" " if t == SPACE else t for t in lines[1:]], units)
 
     def save(self, path: str | Path) -> None:
         """Write the tokens file (see `load`)."""
@@ -112,8 +128,9 @@ class Alphabet:
         Path(path).write_text("\n".join(shown) + "\n", encoding="utf-8")
 
     def to_string(self) -> str:
-        """The non-blank tokens joined: a compact form for checkpoints and ONNX metadata."""
-        return "".join(self.tokens[1:])
+        """The non-blank tokens joined (words: separated by spaces): the compact form
+        of checkpoints; read back with `from_string(s, units)`."""
+        return (" " if self.units == "word" else "").join(self.tokens[1:])
 
     # ---- encoding ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -124,14 +141,19 @@ class Alphabet:
         return char in self._index and char != BLANK
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Alphabet) and self.tokens == other.tokens
+        return isinstance(other, Alphabet) and self.tokens == other.tokens and self.units == other.units
 
     def __repr__(self) -> str:
-        return f"Alphabet({self.to_string()!r})"
+        units = "" if self.units == "char" else f", units={self.units!r}"
+        return f"Alphabet({self.to_string()!r}{units})"
+
+    def _units_of(self, text: str) -> list[str]:
+        """`text` cut into the alphabet's units: characters, or whitespace-separated words."""
+        return text.split() if self.units == "word" else list(text)
 
     def unknown_chars(self, text: str) -> set[str]:
-        """Characters of `text` that the alphabet cannot encode."""
-        return {c for c in text if c not in self}
+        """Characters (word units: words) of `text` that the alphabet cannot encode."""
+        return {c for c in self._units_of(text) if c not in self}
 
     def check(self, items: Iterable[tuple[str, str]]) -> None:
         """Raise `UnknownCharactersError` if any (utterance id, text) has unknown characters."""
@@ -145,10 +167,28 @@ class Alphabet:
     def encode(self, text: str) -> list[int]:
         """Text -> token ids (1..V-1). Unknown characters raise `UnknownCharactersError`."""
         try:
-            return [self._index[c] for c in text]
+            return [self._index[c] for c in self._units_of(text)]
         except KeyError:
             raise UnknownCharactersError({c: [text] for c in self.unknown_chars(text)}) from None
 
     def decode(self, ids: Iterable[int]) -> str:
         """Token ids -> text. Blanks are skipped; repeats are NOT collapsed (see greedy)."""
-        return "".join(self.tokens[i] for i in ids if i != 0)
+        return (" " if self.units == "word" else "").join(self.tokens[i] for i in ids if i != 0)
+
+    def spell(self, ids: Sequence[int], frames: Sequence[int]) -> tuple[list[str], list[int]]:
+        """Token ids with their frames -> single characters with frames, spaces between words.
+
+        Character units: one character per token, frames unchanged. Word units:
+        each word's letters carry the word's frame and a space (with the next
+        word's frame) separates words, so `"".join(chars)` is the text and
+        `words_from_frames` times words the same way for both units.
+        """
+        if self.units == "char":
+            return [self.tokens[i] for i in ids], list(frames)
+        chars: list[str] = []
+        char_frames: list[int] = []
+        for k, (i, fr) in enumerate(zip(ids, frames, strict=True)):
+            word = (" " if k else "") + self.tokens[i]
+            chars.extend(word)
+            char_frames.extend([fr] * len(word))
+        return chars, char_frames

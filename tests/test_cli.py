@@ -84,3 +84,28 @@ def test_train_evaluate_transcribe(tmp_path, tone_corpus, capsys):
     empty.unlink()
     main(["transcribe", "--model", model, str(wavs[0]), str(wavs[1]), "-o", str(out)])
     assert len(out.read_text().splitlines()) == 4
+
+
+def test_word_units_train_export_transcribe(tmp_path, tone_corpus, capsys):
+    """A whole-word-token model trains, evaluates, exports and transcribes with word times."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(tone_config_toml(tone_corpus, tmp_path / "exp", epochs=60).replace('alphabet = " abcd"', 'units = "word"'))
+    assert main(["train", str(cfg)]) == 0
+    tokens = (tmp_path / "exp" / "tokens.txt").read_text().split()
+    assert tokens == ["<blank>", "a", "ab", "b", "bad", "bc", "c", "cab", "cd", "d", "da", "dcba"]
+    capsys.readouterr()
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "exp" / "best.pt"), "-o", str(onnx_path)]) == 0
+    for model in (tmp_path / "exp" / "best.pt", onnx_path):
+        capsys.readouterr()
+        assert main(["evaluate", "--model", str(model), str(tone_corpus), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert result["wer"] == 0.0, model
+    wav = sorted((tone_corpus.parent / "wav").glob("*.wav"))[5]  # "cab d"
+    out = tmp_path / "out.jsonl"
+    assert main(["transcribe", "--model", str(onnx_path), str(wav), "-o", str(out)]) == 0
+    row = json.loads(out.read_text())
+    assert row["text"] == "cab d" and [w["word"] for w in row["words"]] == ["cab", "d"]
+    assert row["words"][0]["start"] < row["words"][1]["start"]
+    assert main(["evaluate", "--model", str(onnx_path), str(tone_corpus), "--decoder", "beam", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["wer"] == 0.0

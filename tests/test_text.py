@@ -41,3 +41,25 @@ def test_bad_alphabets_rejected(tmp_path):
 def test_normalizer_explicit_mapping():
     n = TextNormalizer(lowercase=True, map={"’": "'", "-": " "})
     assert n("  Don’t   Stop-Now ") == "don't stop now"
+
+
+def test_word_units_round_trip_spell_and_errors(tmp_path):
+    a = Alphabet.from_string("zero one two", units="word")
+    assert a.tokens == ["<blank>", "zero", "one", "two"] and a.units == "word"
+    ids = a.encode("two  zero two")
+    assert ids == [3, 1, 3] and a.decode([0, *ids]) == "two zero two"
+    assert Alphabet.from_string(a.to_string(), "word") == a
+    assert Alphabet(["a", "b"], "word") != Alphabet(["a", "b"])
+    assert Alphabet.from_texts(["one two", "two zero"], units="word") == Alphabet(["one", "two", "zero"], "word")
+    a.save(tmp_path / "tokens.txt")
+    assert Alphabet.load(tmp_path / "tokens.txt", units="word") == a
+    # words are spelled with spaces between them, each letter at its word's frame
+    chars, frames = a.spell([3, 2], [4, 9])
+    assert "".join(chars) == "two one" and frames == [4, 4, 4, 9, 9, 9, 9]
+    assert a.spell([], []) == ([], [])
+    with pytest.raises(UnknownCharactersError, match="'nine'.*u7"):
+        a.check([("u7", "one nine")])
+    with pytest.raises(ValueError, match="without spaces"):
+        Alphabet(["one two"], units="word")
+    with pytest.raises(ValueError, match="units"):
+        Alphabet(["a"], units="phone")

@@ -131,7 +131,7 @@ def npz_dataset(path: str | Path, lm_text_path: str | Path | None) -> DecodeData
     missing = [k for k in ("log_probs", "references", "alphabet") if k not in data]
     if missing:
         raise ValueError(f"{path}: missing array(s) {', '.join(missing)} (see `recog bench decode --help`)")
-    alphabet = Alphabet.from_string(str(data["alphabet"]))
+    alphabet = Alphabet.from_string(str(data["alphabet"]), str(data["units"]) if "units" in data else "char")
     raw = data["log_probs"]
     if raw.dtype == object:
         lps = [np.ascontiguousarray(x, np.float32) for x in raw]

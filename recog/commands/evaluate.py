@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # e.g. an ink manifest given to an audio model
         raise SystemExit(f"error: {err}") from None
     if args.save_logprobs:
-        save_log_probs(result, model.alphabet.to_string(), args.save_logprobs)
+        save_log_probs(result, model.alphabet, args.save_logprobs)
     shown = 0
     for path, ref, hyp in result.rows:
         if ref != hyp and shown < args.show:

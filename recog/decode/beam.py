@@ -206,6 +206,9 @@ class BeamDecoder:
         if self.num_results < 1:
             raise ValueError(f"num_results must be at least 1, got {self.num_results}")
         alphabet = self.alphabet
+        if alphabet.units == "word" and (self.lm_path is not None or self.lexicon is not None or self.hotwords is not None):
+            raise ValueError("a word-unit alphabet decodes without an LM, a lexicon or hotwords "
+                             "(they spell words; its tokens already are words)")
         vsize = len(alphabet)
         space = alphabet.tokens.index(" ") if " " in alphabet.tokens else -1
         self.ngram_lm = load_lm(self.lm_path) if self.lm_path is not None else None

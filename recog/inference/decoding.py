@@ -70,9 +70,9 @@ def greedy_decoder(alphabet: Alphabet, frame_rate: float) -> Decoder:
     def decode(log_probs: np.ndarray) -> DecodeResult:
         tokens, frames = greedy_token_frames(log_probs)
         score = float(log_probs.max(axis=-1).sum()) if len(log_probs) else 0.0
-        chars = [alphabet.tokens[t] for t in tokens]
+        chars, char_frames = alphabet.spell(tokens, frames)
         text = "".join(chars)
-        return DecodeResult(text.strip(), score, tokens, frames, words_from_frames(chars, frames, frame_rate))
+        return DecodeResult(text.strip(), score, tokens, frames, words_from_frames(chars, char_frames, frame_rate))
 
     return decode
 
@@ -99,10 +99,10 @@ def build_decoder(
 
     def decode(log_probs: np.ndarray) -> DecodeResult:
         hyp = beam.decode(log_probs)[0]
-        chars = [alphabet.tokens[t] for t in hyp.tokens]
-        text = "".join(chars)
         starts = hyp.start_frames  # token_frames holds (first, last) frame pairs
+        chars, char_frames = alphabet.spell(hyp.tokens, starts)
+        text = "".join(chars)
         return DecodeResult(text.strip(), float(hyp.score), list(hyp.tokens), starts,
-                            words_from_frames(chars, starts, frame_rate))
+                            words_from_frames(chars, char_frames, frame_rate))
 
     return decode

@@ -72,6 +72,7 @@ class ModelInfo:
         values: dict[str, Any] = {
             "format": FORMAT,
             "alphabet": json.dumps(self.alphabet.tokens[1:], ensure_ascii=False),
+            "units": self.alphabet.units,
             "features": json.dumps(dataclasses.asdict(self.features)),
             "normalizer": json.dumps(dataclasses.asdict(self.normalizer), ensure_ascii=False),
             "subsampling": str(self.subsampling),
@@ -100,7 +101,7 @@ class ModelInfo:
             if feature_type is None:
                 raise ValueError(f"unknown modality {modality!r}")
             return cls(
-                alphabet=Alphabet(json.loads(get("alphabet"))),
+                alphabet=Alphabet(json.loads(get("alphabet")), props.get(PREFIX + "units", "char")),
                 features=feature_type(**json.loads(get("features"))),
                 normalizer=TextNormalizer(**json.loads(get("normalizer"))),
                 subsampling=int(get("subsampling")),

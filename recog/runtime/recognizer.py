@@ -219,8 +219,8 @@ class Recognizer:
             for w, lp in zip(group, self.model.log_probs(feats), strict=True):
                 stream.push(lp[w.keep_from : w.keep_to])
         tokens, frames, score = stream.finish()
-        chars = [self.model.alphabet.tokens[t] for t in tokens]
-        words = words_from_frames(chars, frames, self.model.frame_rate)
+        chars, char_frames = self.model.alphabet.spell(tokens, frames)
+        words = words_from_frames(chars, char_frames, self.model.frame_rate)
         result = DecodeResult(" ".join(w.word for w in words), score, tokens, frames, words)
         return self._transcript(source.name, result, source.num_samples / self.rate)
 

@@ -75,7 +75,7 @@ def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dic
     """Checkpoint -> (model in eval mode, recipe config, alphabet, the raw state)."""
     state = load_state(path)
     config = recipe_from_dict(state["config"])
-    alphabet = Alphabet.from_string(state["alphabet"])
+    alphabet = Alphabet.from_string(state["alphabet"], config.text.units)
     model = BiLSTMCTC(config.model)
     model.load_state_dict(state["model"])
     model.eval()

@@ -58,10 +58,10 @@ MIN_STEPS_FOR_SKIP_CHECK = 100
 
 
 def build_alphabet(config: RecipeConfig, texts: list[str]) -> Alphabet:
-    """The configured alphabet, or every character of the (normalized) training text."""
+    """The configured alphabet, or every character (word units: word) of the normalized training text."""
     if config.text.alphabet:
-        return Alphabet.from_string(config.text.alphabet)
-    return Alphabet.from_texts(config.text.normalizer(t) for t in texts)
+        return Alphabet.from_string(config.text.alphabet, config.text.units)
+    return Alphabet.from_texts((config.text.normalizer(t) for t in texts), config.text.units)
 
 
 def lr_factor(step: int, warmup: int, total: int, final_ratio: float) -> float:
