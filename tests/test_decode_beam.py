@@ -190,3 +190,12 @@ def test_matches_pyctcdecode_top1_without_lm():
             # Where the two searches disagree, ours must have found the more probable text.
             assert ctc_log_prob(lp, alphabet.encode(a)) >= ctc_log_prob(lp, alphabet.encode(b)) - 1e-6
     assert differ <= 1
+
+
+def test_word_unit_alphabet_decodes_plainly_and_refuses_spelling_options():
+    alphabet = Alphabet(["one", "two"], units="word")
+    lp = np.log(np.array([[0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]], np.float32))
+    best = BeamDecoder(alphabet, beam_width=4).decode(lp)[0]
+    assert best.tokens == [1, 2] and best.text == "one two"
+    with pytest.raises(ValueError, match="word-unit"):
+        BeamDecoder(alphabet, lexicon=["one"])
