@@ -50,7 +50,7 @@ TRAIN := $(if $(filter-out 1,$(NPROC)),.venv/bin/torchrun --nproc-per-node $(NPR
 train-digits: prepare-digits
 	$(TRAIN) train pipelines/digits/config.toml $(ARGS)
 
-DIGITS_MODEL ?= exp/digits/best.pt
+DIGITS_MODEL ?= exp/digits/averaged.pt
 eval-digits: setup
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_strings.jsonl --json
 	$(RECOG) evaluate --model $(DIGITS_MODEL) $(DIGITS_DATA)/fsdd/dev_isolated.jsonl --json
@@ -64,7 +64,7 @@ train-digits-all: prepare-digits
 # WER/CER must not grow by more than 0.5 points (it grew by 0.8 on dev_isolated: no int8 shipped).
 ship-digits: setup
 	-$(RECOG) export $(DIGITS_MODEL) -o exp/digits/heldout.onnx --quantize int8
-	$(RECOG) export exp/digits_all4/last.pt -o models/digits-en/model.onnx --metrics-from $(DIGITS_MODEL)
+	$(RECOG) export exp/digits_all4/averaged.pt -o models/digits-en/model.onnx --metrics-from $(DIGITS_MODEL)
 
 # ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
