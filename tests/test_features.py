@@ -11,6 +11,7 @@ from recog.features.augment import (
     perturb_wave,
     random_eq_db,
     random_lowpass_db,
+    random_shelf_db,
     spec_augment,
     tempo_stretch,
 )
@@ -124,3 +125,16 @@ def test_random_lowpass_cuts_the_top_band_only():
     cfg = AugmentConfig(lowpass_prob=1.0, lowpass_hz=[2000.0, 3000.0])
     assert channel_curve_db(129, 8000, cfg, gen).min() < -30.0
     assert channel_curve_db(129, 8000, AugmentConfig(), gen) is None  # off by default
+
+
+def test_random_shelf_tilts_the_top_band_and_keeps_it():
+    freqs = torch.linspace(0, 4000, 129)
+    curve = random_shelf_db(129, 8000, -12.0, 1000.0)
+    assert curve[freqs < 300].abs().max() < 0.8  # low band (nearly) untouched
+    assert abs(float(curve[torch.argmin((freqs - 1000.0).abs())]) + 6.0) < 0.3  # half the gain at the corner
+    assert curve[freqs > 2500].min() > -12.0 and curve[freqs > 2500].max() < -11.5  # a shelf, not a cut
+    assert (curve[1:] <= curve[:-1] + 1e-6).all()  # monotone for a negative gain
+    gen = torch.Generator().manual_seed(0)
+    cfg = AugmentConfig(shelf_db=[-18.0, -6.0], shelf_hz=[800.0, 1200.0])
+    tops = [float(channel_curve_db(129, 8000, cfg, gen)[-1]) for _ in range(50)]
+    assert min(tops) >= -18.0 and max(tops) <= -6.0 + 0.1 and max(tops) - min(tops) > 4.0  # drawn in the range

@@ -35,6 +35,10 @@ class AugmentConfig:
             spectrum): recordings from other microphones often lack the top band.
         lowpass_hz: the band limit's cutoff in Hz, uniform in [lo, hi]; above it the
             spectrum falls by up to 40 dB over a few hundred Hz.
+        shelf_db: gain of a random high shelf in dB, uniform in [lo, hi] (negative = a
+            duller microphone or voice: less energy in the top band, with the band
+            still there, unlike the low-pass); [0, 0] = off.
+        shelf_hz: the shelf's corner frequency in Hz, uniform in [lo, hi].
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -51,6 +55,8 @@ class AugmentConfig:
     eq_db: float = 0.0
     lowpass_prob: float = 0.0
     lowpass_hz: list[float] = field(default_factory=lambda: [1800.0, 3800.0])
+    shelf_db: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    shelf_hz: list[float] = field(default_factory=lambda: [800.0, 2500.0])
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -130,14 +136,27 @@ def random_lowpass_db(num_bins: int, sample_rate: int, cutoff_hz: float, rng: to
     return -40.0 * torch.sigmoid((freqs - cutoff_hz - 2 * width) / width)
 
 
+def random_shelf_db(num_bins: int, sample_rate: int, gain_db: float, corner_hz: float) -> torch.Tensor:
+    """A high shelf as a gain curve in dB over `num_bins` STFT bins (0 .. sample_rate/2): [num_bins].
+
+    0 dB well below `corner_hz`, `gain_db` well above it, half of it at the corner;
+    the transition is logistic with a width of a quarter of the corner frequency.
+    """
+    freqs = torch.linspace(0.0, sample_rate / 2, num_bins)
+    return gain_db * torch.sigmoid((freqs - corner_hz) / (0.25 * corner_hz))
+
+
 def channel_curve_db(num_bins: int, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor | None:
-    """The random channel (EQ and band limit) of one training utterance in dB [num_bins], or None if off."""
+    """The random channel (EQ, band limit, high shelf) of one training utterance in dB [num_bins], or None if off."""
     curve = None
     if cfg.eq_db > 0:
         curve = random_eq_db(num_bins, cfg.eq_db, rng)
     if cfg.lowpass_prob > 0 and torch.rand((), generator=rng).item() < cfg.lowpass_prob:
         lowpass = random_lowpass_db(num_bins, sample_rate, uniform(rng, cfg.lowpass_hz), rng)
         curve = lowpass if curve is None else curve + lowpass
+    if cfg.shelf_db != [0.0, 0.0]:
+        shelf = random_shelf_db(num_bins, sample_rate, uniform(rng, cfg.shelf_db), uniform(rng, cfg.shelf_hz))
+        curve = shelf if curve is None else curve + shelf
     return curve
 
 
