@@ -14,6 +14,7 @@ from recog.features.augment import (
     random_shelf_db,
     spec_augment,
     tempo_stretch,
+    trim_silence,
 )
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
@@ -138,3 +139,22 @@ def test_random_shelf_tilts_the_top_band_and_keeps_it():
     cfg = AugmentConfig(shelf_db=[-18.0, -6.0], shelf_hz=[800.0, 1200.0])
     tops = [float(channel_curve_db(129, 8000, cfg, gen)[-1]) for _ in range(50)]
     assert min(tops) >= -18.0 and max(tops) <= -6.0 + 0.1 and max(tops) - min(tops) > 4.0  # drawn in the range
+
+
+def test_trim_and_pad_change_only_the_silence_around_the_speech():
+    speech = 0.1 * torch.randn(4000, generator=torch.Generator().manual_seed(1))
+    padded = torch.cat([torch.zeros(800), speech, 1e-4 * torch.ones(1200)])  # 100 ms before, 150 ms of -80 dB after
+    trimmed = trim_silence(padded, 8000)
+    assert trimmed.shape[0] == 4000 and torch.equal(trimmed, speech)
+    assert torch.equal(trim_silence(speech[:40], 8000), speech[:40])  # under two frames: untouched
+    gen = torch.Generator().manual_seed(0)
+    cfg = AugmentConfig(trim_prob=1.0, pad_s=[0.05, 0.3])
+    lengths = []
+    for _ in range(20):
+        out = perturb_wave(padded, 8000, cfg, gen)
+        extra = out.shape[0] - 4000
+        assert 2 * 400 <= extra <= 2 * 2400  # 50..300 ms each side, after the trim
+        lengths.append(extra)
+        edge = torch.cat([out[:400], out[-400:]])
+        assert 0 < edge.abs().max() < 0.02  # faint noise (<= -50 dBFS rms), never digital silence
+    assert len(set(lengths)) > 10

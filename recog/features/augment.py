@@ -39,6 +39,13 @@ class AugmentConfig:
             duller microphone or voice: less energy in the top band, with the band
             still there, unlike the low-pass); [0, 0] = off.
         shelf_hz: the shelf's corner frequency in Hz, uniform in [lo, hi].
+        trim_prob: probability of cutting the silence at both ends of an utterance
+            (10 ms frames more than 40 dB below its loudest), so that padded corpora
+            (synthetic voices) also appear as tightly cut clips, as FSDD's are.
+        pad_s: seconds of faint noise (-70..-50 dBFS) added before and after, each drawn
+            uniformly in [lo, hi] (after the trim): the model then sees every voice with
+            and without surrounding silence, and per-utterance normalization statistics
+            that vary with it; [0, 0] = off.
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -57,6 +64,8 @@ class AugmentConfig:
     lowpass_hz: list[float] = field(default_factory=lambda: [1800.0, 3800.0])
     shelf_db: list[float] = field(default_factory=lambda: [0.0, 0.0])
     shelf_hz: list[float] = field(default_factory=lambda: [800.0, 2500.0])
+    trim_prob: float = 0.0
+    pad_s: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -97,10 +106,34 @@ def add_noise(wave: torch.Tensor, snr_db: float, rng: torch.Generator) -> torch.
     return wave + scale * noise
 
 
+def trim_silence(wave: torch.Tensor, sample_rate: int, below_peak_db: float = 40.0) -> torch.Tensor:
+    """Cut leading and trailing 10 ms frames more than `below_peak_db` under the loudest: [N] -> [M <= N]."""
+    hop = max(1, sample_rate // 100)
+    frames = wave.shape[0] // hop
+    if frames < 2:
+        return wave
+    rms = wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1).sqrt()
+    loud = torch.nonzero(rms >= rms.max() * 10 ** (-below_peak_db / 20)).flatten()
+    if loud.numel() == 0:
+        return wave
+    return wave[int(loud[0]) * hop : (int(loud[-1]) + 1) * hop]
+
+
+def pad_with_faint_noise(wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor:
+    """Add `cfg.pad_s` seconds of white noise at -70..-50 dBFS before and after [N]: [N + pads]."""
+    before, after = (int(uniform(rng, cfg.pad_s) * sample_rate) for _ in range(2))
+    level = 10 ** (uniform(rng, [-70.0, -50.0]) / 20)
+    return torch.cat([level * torch.randn(before, generator=rng), wave, level * torch.randn(after, generator=rng)])
+
+
 def perturb_wave(
     wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator
 ) -> torch.Tensor:
-    """Speed, gain and noise perturbation of one waveform [N] float32."""
+    """Silence trim and padding, speed, gain and noise perturbation of one waveform [N] float32."""
+    if cfg.trim_prob > 0 and torch.rand((), generator=rng).item() < cfg.trim_prob:
+        wave = trim_silence(wave, sample_rate)
+    if cfg.pad_s != [0.0, 0.0]:
+        wave = pad_with_faint_noise(wave, sample_rate, cfg, rng)
     wave = speed_perturb(wave, sample_rate, uniform(rng, cfg.speed))
     gain = uniform(rng, cfg.gain_db)
     if gain:
