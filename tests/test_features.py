@@ -22,7 +22,7 @@ from recog.features.io import AudioReadError, load_audio
 from .conftest import synth_utterance
 
 
-@pytest.mark.parametrize("normalize", ["utterance", "scalar", "none"])
+@pytest.mark.parametrize("normalize", ["utterance", "scalar", "tilt", "none"])
 @pytest.mark.parametrize("rate,n_mels", [(8000, 40), (16000, 80)])
 def test_torch_features_match_librosa(normalize, rate, n_mels):
     cfg = AudioFeatureConfig(sample_rate=rate, n_mels=n_mels, normalize=normalize)
@@ -107,6 +107,21 @@ def test_scalar_normalization_keeps_spectral_shape():
     per_band = LogMel(AudioFeatureConfig(sample_rate=8000, n_mels=40, normalize="utterance"))(torch.from_numpy(wave))
     assert np.abs(per_band.numpy().mean(0)).max() < 1e-4  # per band mean removed
     assert np.abs(quiet.mean(0)).max() > 0.05  # scalar keeps the band means
+
+
+def test_tilt_normalization_removes_a_microphone_slope():
+    """"tilt" gives the same features for a recording and a copy through a sloped channel."""
+    wave = torch.from_numpy(synth_utterance("abc dab", rate=8000))
+    cfg = AudioFeatureConfig(sample_rate=8000, n_mels=40, normalize="tilt")
+    logmel = LogMel(cfg)
+    bins = logmel.config.fft_size // 2 + 1
+    slope_db = torch.linspace(6.0, -18.0, bins)  # a dull microphone: -24 dB from 0 Hz to 4 kHz
+    flat, dull = logmel(wave), logmel(wave, eq_db=slope_db)
+    scalar = LogMel(AudioFeatureConfig(sample_rate=8000, n_mels=40, normalize="scalar"))
+    before = (scalar(wave) - scalar(wave, eq_db=slope_db)).abs().mean()
+    after = (flat - dull).abs().mean()
+    assert after < 0.25 * before  # the slope is removed, up to the mel bands' uneven spacing
+    assert abs(float(flat.mean())) < 1e-4 and abs(float(flat.std()) - 1) < 1e-3
 
 
 def test_random_eq_is_smooth_and_bounded():

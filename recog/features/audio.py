@@ -60,6 +60,8 @@ class LogMel(torch.nn.Module):
             feats = normalize_utterance(feats)
         elif self.config.normalize == "scalar":
             feats = normalize_scalar(feats)
+        elif self.config.normalize == "tilt":
+            feats = normalize_scalar(remove_tilt(feats))
         return feats.contiguous()
 
 
@@ -87,3 +89,19 @@ def normalize_utterance(feats: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     mean = feats.mean(0, keepdim=True)
     std = feats.std(0, unbiased=False, keepdim=True)
     return (feats - mean) / (std + eps)
+
+
+def remove_tilt(feats: torch.Tensor) -> torch.Tensor:
+    """Subtract the utterance's spectral tilt from log-mel feats [T, F] (natural log).
+
+    The tilt is the slope (log units per band) of the least-squares line through the
+    mean spectrum of the frames louder than the utterance's mean frame level; the line
+    is centred on the middle band, so the overall level is left to the next step.
+    """
+    level = feats.mean(1)  # [T]
+    loud = feats[level >= level.mean()]  # [T', F]
+    spectrum = loud.mean(0)  # [F]
+    bands = torch.arange(feats.shape[1], dtype=feats.dtype, device=feats.device)
+    centred = bands - bands.mean()
+    slope = (centred * (spectrum - spectrum.mean())).sum() / (centred * centred).sum()
+    return feats - slope * centred

@@ -39,6 +39,8 @@ def log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
         feats = normalize_utterance(feats)
     elif config.normalize == "scalar":
         feats = normalize_scalar(feats)
+    elif config.normalize == "tilt":
+        feats = normalize_scalar(remove_tilt(feats))
     return np.ascontiguousarray(feats, dtype=np.float32)
 
 
@@ -50,3 +52,17 @@ def normalize_scalar(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
 def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Zero mean, unit variance per feature band over time. feats: [T, F]."""
     return (feats - feats.mean(0, keepdims=True)) / (feats.std(0, keepdims=True) + eps)
+
+
+def remove_tilt(feats: np.ndarray) -> np.ndarray:
+    """Subtract the utterance's spectral tilt from log-mel feats [T, F] (natural log).
+
+    The tilt is the slope (log units per band) of the least-squares line through the
+    mean spectrum of the frames louder than the utterance's mean frame level; the line
+    is centred on the middle band, so the overall level is left to the next step.
+    """
+    level = feats.mean(1)  # [T]
+    spectrum = feats[level >= level.mean()].mean(0)  # [F]
+    centred = np.arange(feats.shape[1], dtype=feats.dtype) - (feats.shape[1] - 1) / 2
+    slope = (centred * (spectrum - spectrum.mean())).sum() / (centred * centred).sum()
+    return feats - slope * centred

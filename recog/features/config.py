@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NORMALIZATIONS = ("utterance", "scalar", "none")
+NORMALIZATIONS = ("utterance", "scalar", "tilt", "none")
 
 
 @dataclass
@@ -24,7 +24,11 @@ class AudioFeatureConfig:
             cepstral-mean-and-variance style, removes the channel but also the average
             spectrum of a short word), "scalar" (one mean and one standard deviation
             over all bands and frames of the utterance: removes gain, keeps spectral
-            shape; pair it with the `eq_db` augmentation for channel robustness) or "none".
+            shape; pair it with the `eq_db` augmentation for channel robustness), "tilt"
+            ("scalar" after removing the spectral tilt of the utterance: the slope of a
+            straight line fitted across the bands to the mean log-mel spectrum of its
+            louder-than-average frames, one number per utterance that a duller or
+            brighter microphone changes) or "none".
     """
 
     sample_rate: int = 16000
