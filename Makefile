@@ -78,28 +78,42 @@ prepare-ink: setup
 train-ink: prepare-ink
 	$(TRAIN) train pipelines/iam_ondb/config.toml $(ARGS)
 
-# n-gram LMs from the training transcripts (character 6-gram, word 3-gram; modified Kneser-Ney).
+# n-gram LMs: from the training transcripts alone (character 6-gram, shipped; word 3-gram), and a
+# character 6-gram that also knows English spelling (transcripts + 50,000 lines of words drawn by
+# frequency from the `wordfreq` package), with a soft lexicon of English words for --hotwords
+# (pipelines/iam_ondb/english.py; built here, never shipped: wordfreq's data are CC BY-SA).
 INK_CHAR_LM := $(INK_DATA)/char6.arpa
 INK_WORD_LM := $(INK_DATA)/word3.arpa
+INK_ENGLISH := $(INK_DATA)/english
+INK_ENGLISH_LM := $(INK_DATA)/char6_english.arpa
+INK_WORDS := $(INK_ENGLISH)/words.txt
 lm-ink: prepare-ink
+	$(PY) -c "import wordfreq" 2>/dev/null || .venv/bin/pip install -q -e '.[recipes]'
 	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_CHAR_LM) --order 6 --unit char
 	$(RECOG) lm build $(INK_DATA)/train.jsonl -o $(INK_WORD_LM) --order 3 --unit word
+	$(PY) -m pipelines.iam_ondb.english --train $(INK_DATA)/train.jsonl --out $(INK_ENGLISH)
+	$(RECOG) lm build $(INK_ENGLISH)/lm_text.txt -o $(INK_ENGLISH_LM) --order 6 --unit char
 
 # Grid search of the LM weights on val1 by WER (the recipe's dev set; val2 stays untouched).
+INK_LEXICON := --hotwords $(INK_WORDS) --hotword-weight 0.5
 tune-ink: lm-ink
 	for lm in $(INK_CHAR_LM) $(INK_WORD_LM); do \
 	  $(RECOG) tune-lm --model $(INK_MODEL) --lm $$lm $(INK_DATA)/val1.jsonl --alphas 0.25,0.5,0.75,1.0,1.5 --betas 0,1,2,3 || exit 1; \
 	done
+	$(RECOG) tune-lm --model $(INK_MODEL) --lm $(INK_ENGLISH_LM) $(INK_DATA)/val1.jsonl $(INK_LEXICON) --alphas 0.5,0.6,0.75 --betas -3,-2,-1,0
 
-# CER/WER on both writer-disjoint validation sets: greedy, beam 16 + char LM, beam 16 + word LM
-# (weights from `make tune-ink` on val1).
+# CER/WER on both writer-disjoint validation sets: greedy, beam 16 + char LM, + word LM, and
+# beam 64 + the English char LM with the soft lexicon (weights from `make tune-ink` on val1, beam 16).
+# The shipped model: make eval-ink INK_MODEL=models/iam-ondb-en/model.int8.onnx
 INK_CHAR_WEIGHTS ?= --alpha 0.75 --beta 0
 INK_WORD_WEIGHTS ?= --alpha 0.75 --beta 0
+INK_ENGLISH_WEIGHTS ?= --alpha 0.6 --beta -2
 eval-ink: lm-ink
 	for split in val1 val2; do \
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json || exit 1; \
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_CHAR_LM) $(INK_CHAR_WEIGHTS) || exit 1; \
 	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 16 --lm $(INK_WORD_LM) $(INK_WORD_WEIGHTS) || exit 1; \
+	  $(RECOG) evaluate --model $(INK_MODEL) $(INK_DATA)/$$split.jsonl --json --decoder beam --beam-width 64 --lm $(INK_ENGLISH_LM) $(INK_LEXICON) $(INK_ENGLISH_WEIGHTS) || exit 1; \
 	done
 
 # Export to models/iam-ondb-en: the fp32 ONNX (parity-checked, kept in exp/) and its int8 twin,

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from recog.commands._decoding_args import add_hotword_args
+
 
 def _floats(text: str) -> list[float]:
     try:
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--betas", type=_floats, default=_floats("0,0.5,1,2"),
                    help="comma-separated beta values (default 0,0.5,1,2)")
     p.add_argument("--beam-width", type=int, default=16, help="hypotheses kept per frame (default 16)")
+    add_hotword_args(p)
     p.add_argument("--metric", choices=["wer", "cer"], default="wer", help="what to minimize (default wer)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0 = default)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from recog.decode import tune_alpha_beta
+    from recog.decode.lexicon import read_hotwords
     from recog.evaluate import compute_log_probs
     from recog.inference import load_acoustic_model
 
@@ -53,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if not log_probs:
         print(f"error: {args.manifest}: no utterance could be read", file=sys.stderr)
         return 1
+    hotwords = read_hotwords(args.hotwords) if args.hotwords else None
     result = tune_alpha_beta(log_probs, refs, model.alphabet, args.lm, args.alphas, args.betas,
-                             beam_width=args.beam_width, metric=args.metric)
+                             beam_width=args.beam_width, metric=args.metric,
+                             hotwords=hotwords, hotword_weight=args.hotword_weight)
     if not args.json:
         print(f"{'alpha':>6} {'beta':>6} {'WER %':>7} {'CER %':>7}")
         for a, b, wer, cer in result.grid:

@@ -147,6 +147,31 @@ def read_word_list(path: str | Path) -> list[str]:
     return words
 
 
+def read_hotwords(path: str | Path) -> list[str | tuple[str, float]]:
+    """Phrases of a hotword file: one per non-empty line, optionally `phrase<TAB>weight`
+    (a bonus per matched token in natural-log units; without it the decoder's default).
+
+    A long list of single words with a small weight acts as a soft lexicon: known
+    words earn a bonus, unknown ones are still allowed (pipelines/iam_ondb/README.md).
+    """
+    phrases: list[str | tuple[str, float]] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            text, tab, weight = line.rstrip("\n").partition("\t")
+            if not text.strip():
+                continue
+            if not tab:
+                phrases.append(text)
+                continue
+            try:
+                phrases.append((text, float(weight)))
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: weight {weight!r} after the tab is not a number") from None
+    if not phrases:
+        raise ValueError(f"{path}: hotword file has no phrases")
+    return phrases
+
+
 class Hotwords:
     """Phrases to boost during the search.
 

@@ -85,17 +85,25 @@ def build_decoder(
     lm_path: str | None = None,
     alpha: float = 0.5,
     beta: float = 1.0,
+    hotwords: str | None = None,
+    hotword_weight: float = 2.0,
 ) -> Decoder:
-    """"greedy" or "beam" (CTC prefix beam search, optional ARPA LM shallow fusion)."""
+    """"greedy" or "beam" (CTC prefix beam search, optional ARPA LM shallow fusion and a
+    hotword file read by `recog.decode.lexicon.read_hotwords`)."""
     if kind == "greedy":
         if lm_path:
             raise ValueError("--lm needs --decoder beam")
+        if hotwords:
+            raise ValueError("--hotwords needs --decoder beam")
         return greedy_decoder(alphabet, frame_rate)
     if kind != "beam":
         raise ValueError(f"unknown decoder {kind!r} (greedy or beam)")
     from recog.decode import BeamDecoder  # numba: imported only when asked for
+    from recog.decode.lexicon import read_hotwords
 
-    beam = BeamDecoder(alphabet, beam_width=beam_width, lm_path=lm_path, alpha=alpha, beta=beta)
+    phrases = read_hotwords(hotwords) if hotwords else None
+    beam = BeamDecoder(alphabet, beam_width=beam_width, lm_path=lm_path, alpha=alpha, beta=beta,
+                       hotwords=phrases, hotword_weight=hotword_weight)
 
     def decode(log_probs: np.ndarray) -> DecodeResult:
         hyp = beam.decode(log_probs)[0]

@@ -99,12 +99,15 @@ class Recognizer:
 
     @classmethod
     def from_onnx(cls, path: str | Path, threads: int = 0, decoder: str = "greedy", beam_width: int = 16,
-                  lm: str | None = None, alpha: float = 0.5, beta: float = 1.0, **options: Any) -> Recognizer:
-        """An exported model with a greedy or beam (+ n-gram LM) decoder; `options` go to `__init__`."""
+                  lm: str | None = None, alpha: float = 0.5, beta: float = 1.0, hotwords: str | None = None,
+                  hotword_weight: float = 2.0, **options: Any) -> Recognizer:
+        """An exported model with a greedy or beam (+ n-gram LM, + hotword file) decoder;
+        `options` go to `__init__`."""
         from recog.runtime.onnx_model import OnnxAcousticModel
 
         model = OnnxAcousticModel(path, threads=threads)
-        return cls(model, build_decoder(decoder, model.alphabet, model.frame_rate, beam_width, lm, alpha, beta), **options)
+        return cls(model, build_decoder(decoder, model.alphabet, model.frame_rate, beam_width, lm, alpha, beta,
+                                        hotwords=hotwords, hotword_weight=hotword_weight), **options)
 
     # ---- public API ---------------------------------------------------------------
     def transcribe(self, inputs: Iterable[str | Path | np.ndarray | Ink], batch_size: int = 16) -> list[Transcript]:
