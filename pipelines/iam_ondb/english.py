@@ -76,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train", required=True, help="training manifest (its transcripts come first)")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--alphabet-from", default=None, help="recipe config whose [text] alphabet limits the words "
-                    "(default: the characters of the training transcripts)")
     ap.add_argument("--top-words", type=int, default=100_000, help="words sampled into the LM text (most frequent)")
     ap.add_argument("--lines", type=int, default=50_000, help="pseudo-lines of sampled words")
     ap.add_argument("--lexicon-words", type=int, default=50_000, help="most frequent words in the soft lexicon")
@@ -92,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     params = {"train": str(Path(args.train).resolve()), "train_lines": len(transcripts),
               "top_words": args.top_words, "lines": args.lines, "lexicon_words": args.lexicon_words,
-              "seed": args.seed, "words_per_line": WORDS_PER_LINE, "wordfreq": wordfreq.__version__
-              if hasattr(wordfreq, "__version__") else "?"}
+              "seed": args.seed, "words_per_line": WORDS_PER_LINE,
+              "wordfreq": getattr(wordfreq, "__version__", "?")}
     params_path = out / "english_params.json"
     if params_path.exists() and json.loads(params_path.read_text()) == params \
             and (out / "lm_text.txt").exists() and (out / "words.txt").exists():
         print(f"{out}: up to date ({params_path})")
         return 0
-    alphabet = {c for t in transcripts for c in t}
+    alphabet = {c for t in transcripts for c in t}  # words must be spelled in the transcripts' characters
     ranked = usable_words(wordfreq.top_n_list("en", max(args.top_words, args.lexicon_words)), alphabet)
     top = ranked[: args.top_words]
     freqs = [wordfreq.word_frequency(w, "en") for w in top]

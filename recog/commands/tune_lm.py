@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from recog.decode import tune_alpha_beta
-    from recog.decode.lexicon import read_hotwords
     from recog.evaluate import compute_log_probs
     from recog.inference import load_acoustic_model
 
@@ -57,10 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if not log_probs:
         print(f"error: {args.manifest}: no utterance could be read", file=sys.stderr)
         return 1
-    hotwords = read_hotwords(args.hotwords) if args.hotwords else None
     result = tune_alpha_beta(log_probs, refs, model.alphabet, args.lm, args.alphas, args.betas,
                              beam_width=args.beam_width, metric=args.metric,
-                             hotwords=hotwords, hotword_weight=args.hotword_weight)
+                             hotwords=args.hotwords, hotword_weight=args.hotword_weight)
     if not args.json:
         print(f"{'alpha':>6} {'beta':>6} {'WER %':>7} {'CER %':>7}")
         for a, b, wer, cer in result.grid:

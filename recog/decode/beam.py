@@ -34,7 +34,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from recog.decode.lexicon import Hotwords, WordTrie, read_word_list
+from recog.decode.lexicon import Hotwords, WordTrie, read_hotwords, read_word_list
 from recog.decode.lm import NgramLM, empty_tables, load_lm
 from recog.decode.search_kernel import (
     LM_CHAR,
@@ -153,7 +153,8 @@ class BeamDecoder:
         lm_unit: "char", "word" or "auto" (char when every LM word is one character).
         lexicon: allowed words (a path to a word list / lexicon file, or an iterable);
             None for open vocabulary.
-        hotwords: phrases to boost, strings or (string, weight-per-token) pairs.
+        hotwords: phrases to boost: strings or (string, weight-per-token) pairs, or the path
+            of a hotword file (`recog.decode.lexicon.read_hotwords`).
         hotword_weight: bonus per matched token for phrases given without a weight.
         token_min_logp: per frame, tokens with a smaller log-prob are not tried.
         token_top_k: per frame, at most this many tokens are tried (None: all).
@@ -184,7 +185,7 @@ class BeamDecoder:
     beta: float = 1.0
     lm_unit: str = "auto"
     lexicon: str | Path | Iterable[str] | None = None
-    hotwords: Iterable[str | tuple[str, float]] | None = None
+    hotwords: str | Path | Iterable[str | tuple[str, float]] | None = None
     hotword_weight: float = 2.0
     token_min_logp: float = -10.0
     token_top_k: int | None = None
@@ -235,7 +236,8 @@ class BeamDecoder:
         if self.lexicon is not None:
             words = read_word_list(self.lexicon) if isinstance(self.lexicon, str | Path) else list(self.lexicon)
         if self.hotwords is not None:
-            self._hotwords = Hotwords(self.hotwords, alphabet, self.hotword_weight)
+            phrases = read_hotwords(self.hotwords) if isinstance(self.hotwords, str | Path) else self.hotwords
+            self._hotwords = Hotwords(phrases, alphabet, self.hotword_weight)
         else:
             self._hotwords = Hotwords.empty(alphabet)
         if words is not None and len(self._hotwords):

@@ -99,11 +99,9 @@ def build_decoder(
     if kind != "beam":
         raise ValueError(f"unknown decoder {kind!r} (greedy or beam)")
     from recog.decode import BeamDecoder  # numba: imported only when asked for
-    from recog.decode.lexicon import read_hotwords
 
-    phrases = read_hotwords(hotwords) if hotwords else None
     beam = BeamDecoder(alphabet, beam_width=beam_width, lm_path=lm_path, alpha=alpha, beta=beta,
-                       hotwords=phrases, hotword_weight=hotword_weight)
+                       hotwords=hotwords, hotword_weight=hotword_weight)
 
     def decode(log_probs: np.ndarray) -> DecodeResult:
         hyp = beam.decode(log_probs)[0]
