@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tqdm import tqdm
 from recog.data.manifest import Utterance, read_manifest
 from recog.features.ink import InkError, load_ink
 from recog.features.io import AudioReadError, load_audio
+from recog.features.speaker import speaker_key, speaker_spectra
 from recog.inference import AcousticModel, load_acoustic_model
 from recog.inference.decoding import Decoder
 from recog.metrics import ErrorCounts
@@ -43,9 +45,12 @@ class EvaluationResult:
     log_probs: list[np.ndarray] = field(default_factory=list)
 
 
-def featurize_utterance(model: AcousticModel, utt: Utterance) -> tuple[np.ndarray, float]:
+def featurize_utterance(
+    model: AcousticModel, utt: Utterance, speaker_spectrum: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Features [T, F] of one manifest row and its audio seconds (0 for ink).
 
+    speaker_spectrum [n_mels]: the row's speaker's, for `features.normalize = "speaker"` models.
     Raises `AudioReadError` / `InkError` naming the file when it cannot be used.
     """
     if getattr(model, "modality", "audio") == "ink":
@@ -55,7 +60,26 @@ def featurize_utterance(model: AcousticModel, utt: Utterance) -> tuple[np.ndarra
         return feats, 0.0
     rate = model.features.sample_rate
     wave = load_audio(utt.path, rate)
-    return model.featurize(wave), len(wave) / rate
+    return model.featurize(wave, speaker_spectrum), len(wave) / rate
+
+
+def manifest_speaker_spectra(model: AcousticModel, utterances: list[Utterance]) -> dict[str, np.ndarray]:
+    """Speaker key (`speaker_key`) -> mean spectrum [n_mels], for models normalized per speaker; else {}.
+
+    Reads every audio file once more; unreadable files are left out here (reported by the main pass).
+    """
+    if getattr(model, "modality", "audio") != "audio" or model.features.normalize != "speaker":
+        return {}
+    rate = model.features.sample_rate
+
+    def readable() -> Iterator[tuple[str, np.ndarray]]:
+        for u in utterances:
+            try:
+                yield speaker_key(u), load_audio(u.path, rate)
+            except AudioReadError:
+                continue
+
+    return speaker_spectra(readable(), model.features)
 
 
 def compute_log_probs(
@@ -75,6 +99,7 @@ def compute_log_probs(
     if other:
         raise ValueError(f"{manifest}: {len(other)} {other[0].modality} row(s) (first: {other[0].path}), "
                          f"but the model reads {modality}")
+    spectra = manifest_speaker_spectra(model, utterances)
     outputs, refs, paths, failed = [], [], [], []
     audio_seconds = 0.0
     for start in tqdm(range(0, len(utterances), batch_size), desc="evaluate", file=sys.stderr,
@@ -82,7 +107,7 @@ def compute_log_probs(
         feats, kept = [], []
         for u in utterances[start : start + batch_size]:
             try:
-                features, seconds = featurize_utterance(model, u)
+                features, seconds = featurize_utterance(model, u, spectra.get(speaker_key(u)))
             except (AudioReadError, InkError) as err:
                 failed.append((str(u.path), str(err)))
                 continue

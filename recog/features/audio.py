@@ -44,11 +44,19 @@ class LogMel(torch.nn.Module):
             mel_scale="slaney",
         )
 
-    def forward(self, wave: torch.Tensor, warp: float = 1.0, eq_db: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        wave: torch.Tensor,
+        warp: float = 1.0,
+        eq_db: torch.Tensor | None = None,
+        speaker_spectrum: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Waveform [N] -> features [T, n_mels].
 
         warp: VTLP factor (1 = none); eq_db: optional gain per STFT bin [n_fft/2+1] in dB
-        (training-time channel augmentation), applied to the power spectrum.
+        (training-time channel augmentation), applied to the power spectrum;
+        speaker_spectrum: the speaker's mean log-mel spectrum [n_mels]
+        (`recog.features.speaker`), subtracted when `normalize == "speaker"` (required then).
         """
         spec = self.spectrogram(wave)  # [n_fft/2+1, T]
         if warp != 1.0:
@@ -62,6 +70,10 @@ class LogMel(torch.nn.Module):
             feats = normalize_scalar(feats)
         elif self.config.normalize == "tilt":
             feats = normalize_scalar(remove_tilt(feats))
+        elif self.config.normalize == "speaker":
+            if speaker_spectrum is None:
+                raise ValueError('features.normalize = "speaker" needs the speaker\'s spectrum')
+            feats = normalize_scalar(feats - speaker_spectrum.to(feats.dtype))
         return feats.contiguous()
 
 

@@ -21,8 +21,14 @@ def _mel_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max:
     ).astype(np.float32)
 
 
-def log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
-    """Waveform [N] float32 at config.sample_rate -> log-mel [T, n_mels] float32, T = 1 + N // hop."""
+def log_mel(
+    wave: np.ndarray, config: AudioFeatureConfig, speaker_spectrum: np.ndarray | None = None
+) -> np.ndarray:
+    """Waveform [N] float32 at config.sample_rate -> log-mel [T, n_mels] float32, T = 1 + N // hop.
+
+    speaker_spectrum: the speaker's mean log-mel spectrum [n_mels] (`recog.features.speaker`),
+    subtracted when `config.normalize == "speaker"` (required then).
+    """
     stft = librosa.stft(
         wave.astype(np.float32),
         n_fft=config.fft_size,
@@ -41,6 +47,10 @@ def log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
         feats = normalize_scalar(feats)
     elif config.normalize == "tilt":
         feats = normalize_scalar(remove_tilt(feats))
+    elif config.normalize == "speaker":
+        if speaker_spectrum is None:
+            raise ValueError('features.normalize = "speaker" needs the speaker\'s spectrum')
+        feats = normalize_scalar(feats - speaker_spectrum)
     return np.ascontiguousarray(feats, dtype=np.float32)
 
 

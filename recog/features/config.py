@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NORMALIZATIONS = ("utterance", "scalar", "tilt", "none")
+NORMALIZATIONS = ("utterance", "scalar", "tilt", "speaker", "none")
 
 
 @dataclass
@@ -28,7 +28,10 @@ class AudioFeatureConfig:
             ("scalar" after removing the spectral tilt of the utterance: the slope of a
             straight line fitted across the bands to the mean log-mel spectrum of its
             louder-than-average frames, one number per utterance that a duller or
-            brighter microphone changes) or "none".
+            brighter microphone changes), "speaker" ("scalar" after subtracting the speaker's
+            mean log-mel spectrum over the louder-than-average frames of all their
+            utterances: per-speaker mean normalization, `recog.features.speaker`; the
+            manifests' `speaker` key groups utterances) or "none".
     """
 
     sample_rate: int = 16000

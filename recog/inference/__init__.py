@@ -36,8 +36,12 @@ class AcousticModel(Protocol):
     name: str
     modality: str
 
-    def featurize(self, data: np.ndarray | Ink) -> np.ndarray:
-        """Audio: waveform [N] float32 at features.sample_rate; ink: an `Ink` -> features [T, F] float32."""
+    def featurize(self, data: np.ndarray | Ink, speaker_spectrum: np.ndarray | None = None) -> np.ndarray:
+        """Audio: waveform [N] float32 at features.sample_rate; ink: an `Ink` -> features [T, F] float32.
+
+        speaker_spectrum: [n_mels], for models with `features.normalize = "speaker"`
+        (`recog.features.speaker`); such a model given None uses the input's own spectrum.
+        """
         ...
 
     def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:

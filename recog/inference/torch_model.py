@@ -10,6 +10,7 @@ import torch
 from recog.data.collate import pad_features
 from recog.features.audio import LogMel
 from recog.features.ink import Ink, ink_features
+from recog.features.speaker import own_spectrum
 from recog.model import BiLSTMCTC
 from recog.text import Alphabet
 from recog.train.checkpoint import load_model
@@ -37,11 +38,16 @@ class TorchAcousticModel:
         model, config, alphabet, _ = load_model(path)
         return cls(model, config, alphabet, select_device(device))
 
-    def featurize(self, wave: np.ndarray | Ink) -> np.ndarray:
+    def featurize(self, wave: np.ndarray | Ink, speaker_spectrum: np.ndarray | None = None) -> np.ndarray:
         if self.modality == "ink":
             return ink_features(wave, self.features)  # the numpy code the runtime uses
+        wave = np.ascontiguousarray(wave, dtype=np.float32)
+        spectrum = None
+        if self.features.normalize == "speaker":
+            spectrum = torch.from_numpy(own_spectrum(wave, self.features) if speaker_spectrum is None
+                                        else np.asarray(speaker_spectrum, np.float32))
         with torch.inference_mode():
-            return self.logmel(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))).numpy()
+            return self.logmel(torch.from_numpy(wave), speaker_spectrum=spectrum).numpy()
 
     @torch.inference_mode()
     def log_probs_tensors(self, features: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -10,6 +10,7 @@ from threadpoolctl import ThreadpoolController
 
 from recog.features.audio_np import log_mel
 from recog.features.ink import Ink
+from recog.features.speaker import own_spectrum
 from recog.runtime.batching import length_buckets, pad_batch
 from recog.runtime.metadata import ModelFormatError, ModelInfo
 
@@ -58,19 +59,22 @@ class OnnxAcousticModel:
         self.name = self.info.name
         self.max_batch_frames = max_batch_frames
 
-    def featurize(self, wave: np.ndarray | Ink) -> np.ndarray:
+    def featurize(self, wave: np.ndarray | Ink, speaker_spectrum: np.ndarray | None = None) -> np.ndarray:
         """Waveform [N] float32 at features.sample_rate -> log-mel [T, n_mels] float32;
         for an ink model, an `Ink` -> stroke vectors [T, F] float32.
 
         BLAS is held to one thread: the mel matmul is tiny, and waking BLAS threads
         while onnxruntime's own threads spin costs more than it computes.
+        speaker_spectrum [n_mels]: see `AcousticModel.featurize` (None: the input's own).
         """
         if self.modality == "ink":
             from recog.features.ink.extract import ink_features  # numba: loaded by ink models only
 
             return ink_features(wave, self.features)
         with _blas.limit(limits=1, user_api="blas"):
-            return log_mel(wave, self.features)
+            if self.features.normalize == "speaker" and speaker_spectrum is None:
+                speaker_spectrum = own_spectrum(wave, self.features)
+            return log_mel(wave, self.features, speaker_spectrum)
 
     def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""
