@@ -30,8 +30,11 @@ def oracle_wave(text: str, seed: int = 0) -> np.ndarray:
     return synth_utterance("".join(TONE_OF[c] for c in text), seed=seed)
 
 
-def make_oracle_checkpoint(path: Path) -> Path:
-    """Write the hand-weighted tone recognizer as a recog checkpoint at `path`."""
+def make_oracle_checkpoint(path: Path, normalize: str = "none") -> Path:
+    """Write the hand-weighted tone recognizer as a recog checkpoint at `path`.
+
+    It reads tones only with `normalize = "none"`; other values give a model of the same
+    shape for tests of the feature plumbing."""
     import librosa
     import torch
 
@@ -41,7 +44,7 @@ def make_oracle_checkpoint(path: Path) -> Path:
     from recog.text import Alphabet
     from recog.train.checkpoint import make_state, save_checkpoint
 
-    feats = AudioFeatureConfig(sample_rate=RATE, n_mels=20, normalize="none")
+    feats = AudioFeatureConfig(sample_rate=RATE, n_mels=20, normalize=normalize)
     alphabet = Alphabet.from_string(ALPHABET)
     hidden = len(ALPHABET)
     mcfg = ModelConfig(input_dim=20, vocab_size=len(alphabet), subsampling=1, conv_channels=0,

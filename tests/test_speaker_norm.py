@@ -91,3 +91,79 @@ def test_evaluation_groups_rows_by_speaker(tmp_path):
     assert len(spectra) == 3
     expected = np.mean([own_spectrum(synth_utterance(t, seed=i), CFG) for i, t in enumerate(["ab", "cd"])], 0)
     assert np.abs(spectra["speaker:x"] - expected).max() < 0.02  # 16-bit wav rounding
+
+
+class SpyModel:
+    """An AcousticModel normalized per speaker that records the spectrum each featurize call gets."""
+
+    modality = "audio"
+    features = AudioFeatureConfig(sample_rate=8000, n_mels=20, normalize="speaker")
+    frame_rate = 100.0
+
+    def __init__(self):
+        from recog.text import Alphabet
+
+        self.alphabet = Alphabet.from_string(" abc")
+        self.seen: list[np.ndarray | None] = []
+
+    def featurize(self, wave, speaker_spectrum=None):
+        self.seen.append(speaker_spectrum)
+        return raw_log_mel(wave, self.features)
+
+    def log_probs(self, features):
+        return [np.log(np.full((len(f), 5), 0.2, np.float32)) for f in features]
+
+
+def test_recognizer_enrolls_a_speaker_and_uses_the_spectrum(tmp_path):
+    from recog.runtime import Recognizer
+
+    paths = []
+    for i, text in enumerate(["ab", "cd", "bad"]):
+        paths.append(tmp_path / f"u{i}.wav")
+        sf.write(paths[-1], synth_utterance(text, seed=i), 8000, subtype="FLOAT")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....")
+    model = SpyModel()
+    rec = Recognizer(model, chunk_seconds=0.5, context_seconds=0.1)  # "bad" (0.52 s) is long: read in windows
+    assert all(t.error is None for t in rec.transcribe(paths))
+    assert len(model.seen) >= 4 and all(s is None for s in model.seen)  # not enrolled: each input its own
+    spectrum, errors = rec.enroll([*paths, tmp_path / "broken.wav"])
+    assert len(errors) == 1 and "broken.wav" in errors[0]
+    short = [own_spectrum(synth_utterance(t, seed=i), model.features) for i, t in enumerate(["ab", "cd"])]
+    assert spectrum.shape == (20,) and np.abs(spectrum - np.mean(short, 0)).max() > 1e-3  # "bad" counted too
+    model.seen.clear()
+    results = rec.transcribe(paths)
+    assert all(t.error is None for t in results) and len(model.seen) >= 4  # 2 short files + windows of the long one
+    assert all(s is spectrum for s in model.seen)
+    with pytest.raises(ValueError, match="no enrollment audio"):
+        rec.enroll([tmp_path / "broken.wav"])
+
+
+def test_enroll_refuses_a_model_without_speaker_normalization(tmp_path):
+    from recog.runtime import Recognizer
+
+    model = SpyModel()
+    model.features = AudioFeatureConfig(sample_rate=8000, n_mels=20, normalize="scalar")
+    with pytest.raises(ValueError, match="does not normalize per speaker"):
+        Recognizer(model).enroll([synth_utterance("ab")])
+
+
+def test_transcribe_same_speaker_flag(tmp_path, capsys):
+    from recog.cli import main
+    from recog.export import export_onnx
+
+    from .runtime_support import make_oracle_checkpoint, oracle_wave
+
+    plain = make_oracle_checkpoint(tmp_path / "plain.pt")
+    per_speaker = export_onnx(make_oracle_checkpoint(tmp_path / "spk.pt", normalize="speaker"),
+                              tmp_path / "spk.onnx").path
+    wavs = []
+    for i, text in enumerate(["ab", "ca b"]):
+        wavs.append(str(tmp_path / f"o{i}.wav"))
+        sf.write(wavs[-1], oracle_wave(text, seed=i), 8000)
+    out = tmp_path / "out.jsonl"
+    assert main(["transcribe", "--model", str(per_speaker), *wavs, "--same-speaker", "-o", str(out)]) == 0
+    assert "spectrum of 2 input(s)" in capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 2
+    assert main(["transcribe", "--model", str(plain), *wavs, "--same-speaker", "--text-only"]) == 0
+    captured = capsys.readouterr()
+    assert "no effect" in captured.err and captured.out.splitlines()[0].endswith("\tab")

@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ext", action="append", default=None, metavar=".EXT",
                    help="extensions searched in folders (repeatable; default common audio types, "
                         "or .json/.xml for ink models)")
+    p.add_argument("--same-speaker", action="store_true",
+                   help="all inputs are one speaker (or one recording session): a first pass reads them all "
+                        "and normalizes by their mean spectrum (models with features.normalize = speaker; "
+                        "without it each input is normalized by its own)")
     p.add_argument("--text-only", action="store_true", help="print 'path<TAB>text' lines instead of JSON")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar")
     add_decoder_args(p)
@@ -109,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     default_ext = INK_EXTENSIONS if recognizer.modality == "ink" else AUDIO_EXTENSIONS
     everything = expand_inputs(args.inputs, args.ext or default_ext)
     paths = shard_paths(everything, index, count)
+    if args.same_speaker:
+        enroll(recognizer, everything, progress=not args.quiet_progress and sys.stderr.isatty())
     to_stdout = args.output in ("-", "/dev/stdout")
     output = None if to_stdout else Path(args.output)
     paths, skipped = pending(paths, output)
@@ -135,6 +141,23 @@ def run(args: argparse.Namespace) -> int:
                     else (str(summary.transcribed), f"; {summary.audio_seconds:.1f} s of audio"))
     print(f"transcribed {done}, failed {summary.failed}, already done {skipped}{shard}{amount}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def enroll(recognizer, paths: list[str], progress: bool) -> None:
+    """`--same-speaker`: the recognizer's speaker spectrum from all inputs (every shard reads them all,
+    so shards and resumed runs normalize alike)."""
+    if not recognizer.normalizes_per_speaker:
+        print("note: --same-speaker has no effect: this model does not normalize per speaker", file=sys.stderr)
+        return
+    from tqdm import tqdm
+
+    try:
+        _, errors = recognizer.enroll(tqdm(paths, desc="speaker spectrum", file=sys.stderr, disable=not progress,
+                                           mininterval=1))
+    except ValueError as err:
+        raise SystemExit(f"error: --same-speaker: {err}") from None
+    print(f"--same-speaker: spectrum of {len(paths) - len(errors)} input(s); "
+          f"{len(errors)} unreadable (reported below)", file=sys.stderr)
 
 
 class _TextOnly:

@@ -30,6 +30,7 @@ import numpy as np
 
 from recog.features.ink import Ink, InkError, load_ink
 from recog.features.io import AudioReadError, load_audio
+from recog.features.speaker import own_spectrum
 from recog.inference import AcousticModel
 from recog.inference.decoding import Decoder, DecodeResult, Word, build_decoder, words_from_frames
 from recog.runtime.chunking import StreamingDecoder, plan_windows
@@ -75,6 +76,10 @@ class Recognizer:
         context_seconds: overlap dropped at each inner window edge (BiLSTM context).
         min_seconds: shorter inputs are errors ("too short").
         windows_per_batch: windows of one long input run through the model together.
+
+    A model trained with `features.normalize = "speaker"` normalizes every input by
+    `speaker_spectrum` when it is set (`enroll` sets it from some of the speaker's
+    audio), else each input (each window of a long one) by its own spectrum.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class Recognizer:
         self.chunk_seconds = chunk_seconds
         self.min_seconds = min_seconds
         self.windows_per_batch = max(1, windows_per_batch)
+        self.speaker_spectrum: np.ndarray | None = None
 
     @classmethod
     def from_onnx(cls, path: str | Path, threads: int = 0, decoder: str = "greedy", beam_width: int = 16,
@@ -110,6 +116,48 @@ class Recognizer:
                                         hotwords=hotwords, hotword_weight=hotword_weight), **options)
 
     # ---- public API ---------------------------------------------------------------
+    @property
+    def normalizes_per_speaker(self) -> bool:
+        """True for an audio model trained with `features.normalize = "speaker"`."""
+        return self.modality == "audio" and self.model.features.normalize == "speaker"
+
+    def enroll(self, inputs: Iterable[str | Path | np.ndarray]) -> tuple[np.ndarray, list[str]]:
+        """Set `speaker_spectrum` from audio of the speaker (paths, or waveforms at the model's rate).
+
+        Returns (the spectrum [n_mels], errors of inputs that could not be read, each naming
+        its file). Long files count window by window. Raises ValueError when the model
+        does not normalize per speaker, or when no input could be read.
+        """
+        if not self.normalizes_per_speaker:
+            raise ValueError("this model does not normalize per speaker (features.normalize is "
+                             f"{getattr(self.model.features, 'normalize', 'ink')!r}); nothing to enroll")
+        spectra, errors = [], []
+        for item in inputs:
+            try:
+                spectra.extend(own_spectrum(w, self.model.features) for w in self._enrollment_waves(item))
+            except Exception as err:
+                errors.append(_describe(str(item), err))
+        if not spectra:
+            raise ValueError("no enrollment audio could be read" + (f": {errors[0]}" if errors else ""))
+        self.speaker_spectrum = np.mean(spectra, 0).astype(np.float32)
+        return self.speaker_spectrum, errors
+
+    def _enrollment_waves(self, item: str | Path | np.ndarray) -> Iterator[np.ndarray]:
+        """The input's audio, whole or (long files) window by window."""
+        if isinstance(item, np.ndarray):
+            yield np.asarray(item, np.float32)
+            return
+        if not self._is_long(str(item)):
+            yield load_audio(item, self.rate, min_seconds=self.min_seconds)
+            return
+        source = FileSource(str(item), self.rate)
+        try:
+            step = int(self.chunk_seconds * self.rate)
+            for start in range(0, source.num_samples, step):
+                yield source.read(start, min(start + step, source.num_samples))
+        finally:
+            source.close()
+
     def transcribe(self, inputs: Iterable[str | Path | np.ndarray | Ink], batch_size: int = 16) -> list[Transcript]:
         """Paths, waveforms [N] float32 at the model's rate, or `Ink` lines -> one `Transcript` each, in order."""
         items = list(inputs)
@@ -148,7 +196,7 @@ class Recognizer:
             return Transcript(name, error=f"{name}: audio too short ({wave.shape[0] / self.rate:.3f} s)")
         if wave.shape[0] > self.chunk_seconds * self.rate:
             return self._long(ArraySource(wave, self.rate, name))
-        lp = self.model.log_probs([self.model.featurize(wave)])[0]
+        lp = self.model.log_probs([self.model.featurize(wave, self.speaker_spectrum)])[0]
         return self._transcript(name, self.decoder(lp), wave.shape[0] / self.rate)
 
     # ---- internals ----------------------------------------------------------------
@@ -168,7 +216,7 @@ class Recognizer:
                     results[i] = self._long_file(path)
                     continue
                 wave = load_audio(path, self.rate, min_seconds=self.min_seconds)
-                short.append((i, self.model.featurize(wave)))
+                short.append((i, self.model.featurize(wave, self.speaker_spectrum)))
                 results[i] = Transcript(path, duration=wave.shape[0] / self.rate)
             except Exception as err:  # every input gets a row, whatever went wrong
                 results[i] = Transcript(path, error=_describe(path, err))
@@ -218,7 +266,7 @@ class Recognizer:
         windows = list(plan_windows(source.num_samples, self.frame_samples, self.chunk_frames, self.context_frames))
         for first in range(0, len(windows), self.windows_per_batch):
             group = windows[first : first + self.windows_per_batch]
-            feats = [self.model.featurize(source.read(w.start, w.stop)) for w in group]
+            feats = [self.model.featurize(source.read(w.start, w.stop), self.speaker_spectrum) for w in group]
             for w, lp in zip(group, self.model.log_probs(feats), strict=True):
                 stream.push(lp[w.keep_from : w.keep_to])
         tokens, frames, score = stream.finish()
