@@ -12,15 +12,9 @@ import torch
 from recog.data.manifest import read_manifest
 from recog.evaluate import manifest_speaker_spectra
 from recog.features.audio import LogMel
-from recog.features.audio_np import log_mel
+from recog.features.audio_np import log_mel, raw_log_mel
 from recog.features.config import AudioFeatureConfig
-from recog.features.speaker import (
-    loud_spectrum,
-    own_spectrum,
-    raw_log_mel,
-    speaker_key,
-    speaker_spectra,
-)
+from recog.features.speaker import loud_spectrum, own_spectrum, speaker_key, speaker_spectra
 
 from .conftest import synth_utterance
 

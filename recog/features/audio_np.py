@@ -29,6 +29,11 @@ def log_mel(
     speaker_spectrum: the speaker's mean log-mel spectrum [n_mels] (`recog.features.speaker`),
     subtracted when `config.normalize == "speaker"` (required then).
     """
+    return normalize_log_mel(raw_log_mel(wave, config), config, speaker_spectrum)
+
+
+def raw_log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
+    """Waveform [N] float32 at config.sample_rate -> log-mel [T, n_mels] float32 (natural log), not normalized."""
     stft = librosa.stft(
         wave.astype(np.float32),
         n_fft=config.fft_size,
@@ -40,7 +45,13 @@ def log_mel(
     )
     power = (stft.real**2 + stft.imag**2).astype(np.float32)
     filters = _mel_filters(config.sample_rate, config.fft_size, config.n_mels, config.f_min, config.top_freq)
-    feats = np.log(filters @ power + config.log_floor).T  # [T, F]
+    return np.log(filters @ power + config.log_floor).T  # [T, F]
+
+
+def normalize_log_mel(
+    feats: np.ndarray, config: AudioFeatureConfig, speaker_spectrum: np.ndarray | None = None
+) -> np.ndarray:
+    """`raw_log_mel` output [T, F] -> the normalization `config.normalize` names, float32 [T, F]."""
     if config.normalize == "utterance":
         feats = normalize_utterance(feats)
     elif config.normalize == "scalar":

@@ -29,8 +29,8 @@ class AudioFeatureConfig:
             straight line fitted across the bands to the mean log-mel spectrum of its
             louder-than-average frames, one number per utterance that a duller or
             brighter microphone changes), "speaker" ("scalar" after subtracting the speaker's
-            mean log-mel spectrum over the louder-than-average frames of all their
-            utterances: per-speaker mean normalization, `recog.features.speaker`; the
+            mean log-mel spectrum over the loud frames (within 13 dB of the loudest) of
+            all their utterances: per-speaker mean normalization, `recog.features.speaker`; the
             manifests' `speaker` key groups utterances) or "none".
     """
 

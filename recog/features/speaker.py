@@ -11,14 +11,13 @@ audio, never their transcripts.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
 
 from recog.data.manifest import Utterance
-from recog.features.audio_np import log_mel
+from recog.features.audio_np import raw_log_mel
 from recog.features.config import AudioFeatureConfig
 
 
@@ -39,11 +38,6 @@ def loud_spectrum(raw_feats: np.ndarray, range_nats: float = 3.0) -> np.ndarray:
     return raw_feats[level >= np.percentile(level, 95) - range_nats].mean(0)
 
 
-def raw_log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
-    """Log-mel [T, F] of a waveform at the model rate, without any normalization."""
-    return log_mel(wave, dataclasses.replace(config, normalize="none"))
-
-
 def speaker_spectra(
     items: Iterable[tuple[str, np.ndarray]], config: AudioFeatureConfig
 ) -> dict[str, np.ndarray]:
@@ -54,7 +48,7 @@ def speaker_spectra(
     """
     spectra: dict[str, list[np.ndarray]] = defaultdict(list)
     for speaker, wave in items:
-        spectra[speaker].append(loud_spectrum(raw_log_mel(wave, config)))
+        spectra[speaker].append(own_spectrum(wave, config))
     return {speaker: np.mean(rows, 0).astype(np.float32) for speaker, rows in spectra.items()}
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import onnxruntime as ort
 from threadpoolctl import ThreadpoolController
 
-from recog.features.audio_np import log_mel
+from recog.features.audio_np import normalize_log_mel, raw_log_mel
 from recog.features.ink import Ink
-from recog.features.speaker import own_spectrum
+from recog.features.speaker import loud_spectrum
 from recog.runtime.batching import length_buckets, pad_batch
 from recog.runtime.metadata import ModelFormatError, ModelInfo
 
@@ -72,9 +72,10 @@ class OnnxAcousticModel:
 
             return ink_features(wave, self.features)
         with _blas.limit(limits=1, user_api="blas"):
+            feats = raw_log_mel(wave, self.features)
             if self.features.normalize == "speaker" and speaker_spectrum is None:
-                speaker_spectrum = own_spectrum(wave, self.features)
-            return log_mel(wave, self.features, speaker_spectrum)
+                speaker_spectrum = loud_spectrum(feats)  # the input's own, from the same frames
+            return normalize_log_mel(feats, self.features, speaker_spectrum)
 
     def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""
