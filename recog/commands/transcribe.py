@@ -157,7 +157,7 @@ def enroll(recognizer, paths: list[str], progress: bool) -> None:
     except ValueError as err:
         raise SystemExit(f"error: --same-speaker: {err}") from None
     print(f"--same-speaker: spectrum of {len(paths) - len(errors)} input(s); "
-          f"{len(errors)} unreadable (reported below)", file=sys.stderr)
+          f"{len(errors)} unreadable, left out (each becomes an error row where it is transcribed)", file=sys.stderr)
 
 
 class _TextOnly:

@@ -5,6 +5,7 @@ Same numbers as `recog.features.audio.LogMel` (tested within 1e-4).
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import librosa
@@ -34,15 +35,19 @@ def log_mel(
 
 def raw_log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
     """Waveform [N] float32 at config.sample_rate -> log-mel [T, n_mels] float32 (natural log), not normalized."""
-    stft = librosa.stft(
-        wave.astype(np.float32),
-        n_fft=config.fft_size,
-        hop_length=config.hop_length,
-        win_length=config.win_length,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-    )
+    with warnings.catch_warnings():
+        # A clip shorter than one FFT window (e.g. the last few ms of a long file's final window)
+        # is zero-padded by the centred STFT, as torch does; librosa's warning about it is noise.
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        stft = librosa.stft(
+            wave.astype(np.float32),
+            n_fft=config.fft_size,
+            hop_length=config.hop_length,
+            win_length=config.win_length,
+            window="hann",
+            center=True,
+            pad_mode="constant",
+        )
     power = (stft.real**2 + stft.imag**2).astype(np.float32)
     filters = _mel_filters(config.sample_rate, config.fft_size, config.n_mels, config.f_min, config.top_freq)
     return np.log(filters @ power + config.log_floor).T  # [T, F]
