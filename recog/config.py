@@ -108,9 +108,6 @@ class TrainConfig:
         max_skip_fraction: the run fails when more than this fraction of the
             training utterances is unusable (see `OUT_DIR/data_report.json`) or
             of the optimizer steps so far was skipped for a NaN/inf loss or gradient.
-        ensemble: train this many networks side by side (seeds seed, seed+1, ...; each in
-            OUT_DIR/member-K) and use them together, the mean of their posteriors
-            (`recog.train.ensemble`); 1 = one network.
     """
 
     epochs: int = 30
@@ -131,7 +128,6 @@ class TrainConfig:
     keep_checkpoints: int = 3
     average_last: int = 0
     max_skip_fraction: float = 0.05
-    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if self.accum_grad < 1:
@@ -139,8 +135,6 @@ class TrainConfig:
         if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 0 or self.average_last < 0:
             raise ValueError("train.checkpoint_every_steps, train.keep_checkpoints and train.average_last "
                              "must be >= 0")
-        if self.ensemble < 1:
-            raise ValueError(f"train.ensemble must be >= 1, got {self.ensemble}")
         if not 0.0 <= self.max_skip_fraction <= 1.0:
             raise ValueError(f"train.max_skip_fraction must be in [0, 1], got {self.max_skip_fraction}")
 

@@ -14,7 +14,6 @@ from recog.runtime import read_model_info
 from recog.train.checkpoint import CheckpointError, load_models, load_state, save_checkpoint
 
 from . import runtime_support
-from .conftest import tone_config_toml
 
 oracle_ckpt = runtime_support.oracle_ckpt
 oracle_corpus = runtime_support.oracle_corpus
@@ -103,45 +102,3 @@ def test_exported_ensemble_matches_its_members_and_evaluate(tmp_path, oracle_ckp
     assert results[0]["model"] == f"{oracle_ckpt},{second}"
     with pytest.raises(SystemExit, match="an ensemble is built from checkpoints"):
         main(["evaluate", "--model", str(out), "--model", str(oracle_ckpt), str(oracle_corpus)])
-
-
-def test_recipe_trains_an_ensemble_side_by_side(tmp_path, tone_corpus, capsys):
-    out = tmp_path / "run"
-    cfg = tmp_path / "tones.toml"
-    cfg.write_text(tone_config_toml(tone_corpus, out, epochs=4))
-    code = main(["train", str(cfg), "--set", "train.ensemble=2", "--set", "train.threads=1",
-                 "--set", "train.average_last=2"])
-    assert code == 0
-    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert record["seeds"] == [0, 1]
-    assert record["members"] == [str(out / f"member-{k}" / "averaged.pt") for k in (0, 1)]
-    assert json.loads((out / "ensemble.json").read_text()) == record
-    for k in (0, 1):
-        folder = out / f"member-{k}"
-        assert len((folder / "log.jsonl").read_text().splitlines()) == 4
-        state = load_state(folder / "averaged.pt")
-        assert state["config"]["seed"] == k and state["config"]["train"]["ensemble"] == 1
-        assert "model:" in (folder / "train.log").read_text()
-    assert load_state(out / "member-0" / "averaged.pt")["model"]["output.bias"].ne(
-        load_state(out / "member-1" / "averaged.pt")["model"]["output.bias"]).any()
-    # the recorded figures are those of the two members evaluated together
-    main(["evaluate", "--model", record["members"][0], "--model", record["members"][1], str(tone_corpus), "--json"])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["wer"] == round(record["train_wer"], 3)
-
-
-def test_a_failing_member_is_reported_with_its_log(tmp_path, tone_corpus, monkeypatch):
-    import sys
-
-    from recog.config import load_config
-    from recog.train import ensemble
-
-    cfg = tmp_path / "tones.toml"
-    cfg.write_text(tone_config_toml(tone_corpus, tmp_path / "run", epochs=1))
-    config = load_config(cfg, ["train.ensemble=2"])
-    fail = [sys.executable, "-c", "import sys; print('no such manifest: x.jsonl'); sys.exit(3)"]
-    monkeypatch.setattr(ensemble, "member_command", lambda *a, **k: fail)
-    with pytest.raises(ensemble.EnsembleTrainingError, match=r"member \d failed \(exit 3\)(.|\n)*no such manifest"):
-        ensemble.train_members(str(cfg), [], config, resume=False, poll_s=0.05)
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ensemble.EnsembleTrainingError, match="torchrun"):
-        ensemble.train_ensemble(str(cfg), [], config, resume=False)

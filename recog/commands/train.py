@@ -21,17 +21,13 @@ def run(args: argparse.Namespace) -> int:
     from recog.text import UnknownCharactersError
     from recog.train.checkpoint import CheckpointError
     from recog.train.data_report import TooManySkipsError
-    from recog.train.ensemble import EnsembleTrainingError, train_ensemble
     from recog.train.trainer import Trainer
 
     try:
         config = load_config(args.config, args.overrides)
-        if config.train.ensemble > 1:
-            print(json.dumps(train_ensemble(args.config, args.overrides, config, args.resume)))
-            return 0
         trainer = Trainer(config, resume=args.resume)
         record = trainer.run()
-    except (ConfigError, UnknownCharactersError, CheckpointError, TooManySkipsError, EnsembleTrainingError) as err:
+    except (ConfigError, UnknownCharactersError, CheckpointError, TooManySkipsError) as err:
         raise SystemExit(f"error: {err}") from None
     if trainer.is_main:
         print(json.dumps(record))
