@@ -11,9 +11,7 @@ from recog.commands._decoding_args import add_decoder_args, decoder_from_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest (audio or ink rows)")
-    p.add_argument("--model", required=True, action="append",
-                   help="checkpoint (.pt) or exported model (.onnx); repeat with checkpoints of one recipe "
-                        "to evaluate their ensemble (the mean of their posteriors)")
+    p.add_argument("--model", required=True, help="checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("manifest", help="JSONL manifest with references")
     add_decoder_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -27,10 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from recog.evaluate import evaluate, save_log_probs
     from recog.inference import load_acoustic_model
 
-    try:
-        model = load_acoustic_model(args.model, threads=args.threads)
-    except (ValueError, RuntimeError) as err:  # CheckpointError, ModelFormatError, an .onnx in an ensemble
-        raise SystemExit(f"error: {err}") from None
+    model = load_acoustic_model(args.model, threads=args.threads)
     try:
         result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
     except ValueError as err:  # e.g. an ink manifest given to an audio model
@@ -44,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             shown += 1
     summary = {"wer": round(result.wer, 3), "cer": round(result.cer, 3), "utterances": result.utterances,
                "failed": len(result.failed), "seconds": round(result.seconds, 3),
-               "audio_seconds": round(result.audio_seconds, 3), "model": ",".join(args.model), "manifest": args.manifest,
+               "audio_seconds": round(result.audio_seconds, 3), "model": args.model, "manifest": args.manifest,
                "decoder": args.decoder}
     if args.json:
         print(json.dumps(summary))

@@ -1,6 +1,4 @@
-"""`recog export CKPT [CKPT...] -o model.onnx [--quantize int8]`: one self-describing ONNX file (+ its int8 twin).
-
-Several checkpoints of one recipe become one ensemble graph (the mean of their posteriors)."""
+"""`recog export CKPT -o model.onnx [--quantize int8]`: one self-describing ONNX file (+ its int8 twin)."""
 
 from __future__ import annotations
 
@@ -12,22 +10,19 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX (parity-checked), optionally int8")
-    p.add_argument("checkpoint", nargs="+", help="training checkpoint (.pt); several checkpoints of one recipe "
-                   "(e.g. trained from different seeds) are exported as their ensemble: one graph that "
-                   "averages their posteriors; its dev metrics are measured on the exported file")
+    p.add_argument("checkpoint", help="training checkpoint (.pt)")
     p.add_argument("-o", "--output", required=True, help="model.onnx to write")
     p.add_argument("--quantize", choices=["int8"], default=None,
                    help="also write the dynamic-int8 twin (OUTPUT with .int8.onnx) if dev accuracy holds")
     p.add_argument("--dev", action="append", default=None, metavar="MANIFEST",
-                   help="dev manifest(s) for the int8 accuracy check and an ensemble's metrics "
-                   "(default: the recipe's dev sets)")
+                   help="dev manifest(s) for the int8 accuracy check (default: the recipe's dev sets)")
     p.add_argument("--max-increase", type=float, default=0.5,
                    help="int8 is refused if any dev WER or CER grows by more than this (points)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs log-prob difference ONNX vs PyTorch")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads for the dev check (0 = all)")
-    p.add_argument("--metrics-from", metavar="MODEL", default=None,
-                   help="store the dev metrics of this checkpoint or exported .onnx instead (e.g. the "
-                        "held-out-speaker run of a model that was then trained on every speaker)")
+    p.add_argument("--metrics-from", metavar="CKPT", default=None,
+                   help="store the dev metrics of this checkpoint instead (e.g. the held-out-speaker run "
+                        "of a model that was then trained on every speaker)")
     p.set_defaults(func=run)
 
 
@@ -45,7 +40,6 @@ def recipe_dev_sets(info_config: dict) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from recog.export import ExportError, export_onnx, quantize_int8
-    from recog.export.dev_metrics import record_dev_metrics
     from recog.export.quantize import QuantizationRefused
     from recog.train.checkpoint import CheckpointError
 
@@ -53,17 +47,11 @@ def run(args: argparse.Namespace) -> int:
     summary: dict = {"model": str(output)}
     try:
         report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from)
-        network = f"an ensemble of {len(args.checkpoint)} networks" if len(args.checkpoint) > 1 else "one network"
-        print(f"wrote {output} ({report.size_bytes / 1e6:.1f} MB, {network}); parity: max |log-prob diff| "
-              f"{report.max_abs_diff:.2e} on padded batches", file=sys.stderr)
-        if len(args.checkpoint) > 1 and not args.metrics_from:
-            dev = [Path(d) for d in args.dev] if args.dev else recipe_dev_sets(report.info.config)
-            report.info.metrics = record_dev_metrics(output, dev, args.threads) if dev else {}
-            print(f"dev metrics of the ensemble: {report.info.metrics or 'none (no dev manifest found)'}",
-                  file=sys.stderr)
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    print(f"wrote {output} ({report.size_bytes / 1e6:.1f} MB); parity: max |log-prob diff| "
+          f"{report.max_abs_diff:.2e} on padded batches", file=sys.stderr)
     summary.update(max_abs_diff=report.max_abs_diff, metrics=report.info.metrics)
     code = 0
     if args.quantize == "int8":

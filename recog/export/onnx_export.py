@@ -30,11 +30,10 @@ from recog.export.errors import ExportError
 from recog.export.onnx_file import check_lstm_lengths, save_atomic, write_metadata
 from recog.export.parity import check_parity
 from recog.model import BiLSTMCTC
-from recog.model.ensemble import CTCEnsemble
 from recog.model.lengths import length_mask
-from recog.runtime.metadata import ModelInfo, read_model_info
+from recog.runtime.metadata import ModelInfo
 from recog.text import Alphabet
-from recog.train.checkpoint import load_models, load_state
+from recog.train.checkpoint import load_model, load_state
 
 OPSET = 17
 INPUTS = ["features", "lengths"]
@@ -42,9 +41,9 @@ OUTPUTS = ["log_probs", "out_lengths"]
 
 
 class OnnxGraph(nn.Module):
-    """The exported function: int32 lengths in and out around `BiLSTMCTC.forward` (or `CTCEnsemble`'s)."""
+    """The exported function: int32 lengths in and out around `BiLSTMCTC.forward`."""
 
-    def __init__(self, model: BiLSTMCTC | CTCEnsemble):
+    def __init__(self, model: BiLSTMCTC):
         super().__init__()
         self.model = model
 
@@ -95,15 +94,8 @@ def model_info(config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, floa
     )
 
 
-def stored_metrics(path: str | Path) -> dict[str, float]:
-    """The dev metrics of a checkpoint (`.pt`, measured in training) or of an exported `.onnx` file."""
-    if Path(path).suffix == ".onnx":
-        return read_model_info(path).metrics
-    return load_state(path).get("metrics") or {}
-
-
 def export_onnx(
-    checkpoint: str | Path | list[str | Path],
+    checkpoint: str | Path,
     output: str | Path,
     opset: int = OPSET,
     tolerance: float = 1e-4,
@@ -112,20 +104,16 @@ def export_onnx(
 ) -> ExportReport:
     """Export `checkpoint` to `output` and prove it computes what PyTorch does.
 
-    Several checkpoints of one recipe are exported as one graph, their `CTCEnsemble`
-    (the mean of their posteriors; same inputs and outputs as a single model).
-    The dev metrics written into the metadata are the checkpoint's own (none for an
-    ensemble: `recog export` measures those on the exported file), or those of
-    `metrics_from` (another checkpoint or exported model of the same recipe): for a
-    model trained on every speaker, whose own dev figures were measured on its
-    training data, the figures of the held-out-speaker run are the honest ones.
+    The dev metrics written into the metadata are the checkpoint's own, or those of
+    `metrics_from` (another checkpoint of the same recipe): for a model trained on
+    every speaker, whose own dev figures were measured on its training data, the
+    figures of the held-out-speaker run are the honest ones.
 
     Raises `ExportError` (and leaves no file) when a LSTM lacks sequence_lens or
     the max abs log-prob difference on padded batches exceeds `tolerance`.
     """
     output = Path(output)
-    paths = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    model, config, alphabet, states = load_models(paths)
+    model, config, alphabet, state = load_model(checkpoint)
     graph = OnnxGraph(model.float().eval())
     dim = config.model.input_dim
     example = (torch.randn(2, 64, dim), torch.tensor([64, 40], dtype=torch.int32))
@@ -141,12 +129,11 @@ def export_onnx(
         )
     try:
         proto = onnx.load(str(tmp))
-        check_lstm_lengths(proto, paths[0])
-        own = states[0].get("metrics") if len(paths) == 1 else None
-        info = model_info(config, alphabet, stored_metrics(metrics_from) if metrics_from else own)
+        check_lstm_lengths(proto, checkpoint)
+        metrics = load_state(metrics_from).get("metrics") if metrics_from else state.get("metrics")
+        info = model_info(config, alphabet, metrics)
         write_metadata(proto, info)
-        network = "BiLSTM-CTC" if len(paths) == 1 else f"ensemble of {len(paths)} BiLSTM-CTC networks,"
-        proto.producer_name, proto.doc_string = "recog", f"{network} recipe {config.name!r} ({len(alphabet)} tokens)"
+        proto.producer_name, proto.doc_string = "recog", f"BiLSTM-CTC recipe {config.name!r} ({len(alphabet)} tokens)"
         onnx.checker.check_model(proto)
         save_atomic(proto, output)
     finally:

@@ -15,7 +15,6 @@ from pathlib import Path
 import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from recog.export.dev_metrics import dev_error_rates
 from recog.export.errors import ExportError
 from recog.export.onnx_file import save_atomic, write_metadata
 from recog.runtime.metadata import read_model_info
@@ -69,6 +68,19 @@ def quantize_weights(source: str | Path, target: str | Path) -> None:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=OP_TYPES)
     finally:
         root.setLevel(level)
+
+
+def dev_error_rates(model_path: str | Path, manifest: str | Path, threads: int = 0) -> dict[str, float]:
+    """Greedy-decoding WER/CER (percent) of an ONNX model on a manifest."""
+    from recog.evaluate import evaluate
+    from recog.inference.decoding import greedy_decoder
+    from recog.runtime.onnx_model import OnnxAcousticModel
+
+    model = OnnxAcousticModel(model_path, threads=threads)
+    result = evaluate(model, manifest, greedy_decoder(model.alphabet, model.frame_rate), progress=False)
+    if result.utterances == 0:
+        raise ExportError(f"{manifest}: no usable utterance to measure int8 accuracy on")
+    return {"wer": round(result.wer, 3), "cer": round(result.cer, 3)}
 
 
 def quantize_int8(

@@ -49,23 +49,8 @@ class AcousticModel(Protocol):
         ...
 
 
-def load_acoustic_model(path: str | Path | list[str | Path], threads: int = 0) -> AcousticModel:
-    """Open a `.pt` checkpoint or a `.onnx` model by its suffix.
-
-    Several `.pt` checkpoints of one recipe open as their ensemble (the mean of their
-    posteriors); an ensemble in ONNX is one file written by `recog export A.pt B.pt ...`.
-    """
-    if isinstance(path, list | tuple):
-        paths = [Path(p) for p in path]
-        if len(paths) > 1:
-            onnx_files = [str(p) for p in paths if p.suffix == ".onnx"]
-            if onnx_files:
-                raise ValueError(f"{onnx_files[0]}: an ensemble is built from checkpoints (.pt); export it "
-                                 "to one ONNX file with `recog export A.pt B.pt -o model.onnx`")
-            from recog.inference.torch_model import TorchAcousticModel
-
-            return TorchAcousticModel.from_checkpoint(paths, threads=threads)
-        path = paths[0]
+def load_acoustic_model(path: str | Path, threads: int = 0) -> AcousticModel:
+    """Open a `.pt` checkpoint or a `.onnx` model by its suffix."""
     path = Path(path)
     if path.suffix == ".onnx":
         from recog.runtime.onnx_model import OnnxAcousticModel

@@ -12,16 +12,15 @@ from recog.features.audio import LogMel
 from recog.features.ink import Ink, ink_features
 from recog.features.speaker import own_spectrum
 from recog.model import BiLSTMCTC
-from recog.model.ensemble import CTCEnsemble
 from recog.text import Alphabet
-from recog.train.checkpoint import load_models
+from recog.train.checkpoint import load_model
 from recog.train.device import select_device
 
 
 class TorchAcousticModel:
-    """Runs a `BiLSTMCTC` (or a `CTCEnsemble` of several) in eval mode; see `recog.inference.AcousticModel`."""
+    """Runs a `BiLSTMCTC` in eval mode; see `recog.inference.AcousticModel`."""
 
-    def __init__(self, model: BiLSTMCTC | CTCEnsemble, config, alphabet: Alphabet, device: torch.device):
+    def __init__(self, model: BiLSTMCTC, config, alphabet: Alphabet, device: torch.device):
         self.model = model.to(device).eval()
         self.device = device
         self.alphabet = alphabet
@@ -33,12 +32,10 @@ class TorchAcousticModel:
         self.logmel = LogMel(config.features) if self.modality == "audio" else None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | list[str | Path], threads: int = 0,
-                        device: str = "auto") -> TorchAcousticModel:
-        """One checkpoint, or a list of several of one recipe (their ensemble, `load_models`)."""
+    def from_checkpoint(cls, path: str | Path, threads: int = 0, device: str = "auto") -> TorchAcousticModel:
         if threads > 0:
             torch.set_num_threads(threads)
-        model, config, alphabet, _ = load_models(path if isinstance(path, list) else [path])
+        model, config, alphabet, _ = load_model(path)
         return cls(model, config, alphabet, select_device(device))
 
     def featurize(self, wave: np.ndarray | Ink, speaker_spectrum: np.ndarray | None = None) -> np.ndarray:

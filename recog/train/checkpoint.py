@@ -24,7 +24,6 @@ import torch
 
 from recog.config import RecipeConfig, recipe_from_dict, to_dict
 from recog.model import BiLSTMCTC
-from recog.model.ensemble import CTCEnsemble, EnsembleError
 from recog.text import Alphabet
 
 FORMAT = "recog-checkpoint-1"
@@ -81,36 +80,6 @@ def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dic
     model.load_state_dict(state["model"])
     model.eval()
     return model, config, alphabet, state
-
-
-def load_models(
-    paths: list[str | Path],
-) -> tuple[BiLSTMCTC | CTCEnsemble, RecipeConfig, Alphabet, list[dict[str, Any]]]:
-    """One checkpoint -> its model; several -> their `CTCEnsemble` (the mean of their posteriors).
-
-    Returns (model in eval mode, the first checkpoint's recipe config, alphabet, the raw states).
-    Raises `CheckpointError` naming the file whose alphabet, features, text normalization or
-    network shape differs from the first one's: an ensemble's members must be interchangeable.
-    """
-    if not paths:
-        raise CheckpointError("no checkpoint given")
-    loaded = [load_model(p) for p in paths]
-    if len(loaded) == 1:
-        model, config, alphabet, state = loaded[0]
-        return model, config, alphabet, [state]
-    _, config, alphabet, _ = loaded[0]
-    for path, (_, cfg, alpha, _) in zip(paths[1:], loaded[1:], strict=True):
-        for what, mine, first in (("alphabet", alpha.to_string(), alphabet.to_string()),
-                                  ("features", cfg.feature_config, config.feature_config),
-                                  ("text normalization", cfg.text.normalizer, config.text.normalizer)):
-            if mine != first:
-                raise CheckpointError(f"{path}: its {what} differs from {paths[0]}'s; "
-                                      "only models of one recipe can form an ensemble")
-    try:
-        ensemble = CTCEnsemble([m for m, *_ in loaded], [str(p) for p in paths]).eval()
-    except EnsembleError as err:
-        raise CheckpointError(str(err)) from None
-    return ensemble, config, alphabet, [state for *_, state in loaded]
 
 
 def release_checkpoint(src: str | Path, dst: str | Path) -> int:
