@@ -8,6 +8,7 @@ from recog.features.audio_np import log_mel
 from recog.features.augment import (
     AugmentConfig,
     channel_curve_db,
+    expand_downward,
     perturb_wave,
     random_eq_db,
     random_lowpass_db,
@@ -173,3 +174,22 @@ def test_trim_and_pad_change_only_the_silence_around_the_speech():
         edge = torch.cat([out[:400], out[-400:]])
         assert 0 < edge.abs().max() < 0.02  # faint noise (<= -50 dBFS rms), never digital silence
     assert len(set(lengths)) > 10
+
+
+def test_expander_pushes_down_only_the_frames_under_its_knee():
+    gen = torch.Generator().manual_seed(2)
+    loud = 0.3 * torch.randn(2400, generator=gen)  # 300 ms at about -10 dBFS
+    faint = 0.003 * torch.randn(1600, generator=gen)  # 200 ms, 40 dB lower (a weak fricative)
+    wave = torch.cat([faint, loud])
+    out = expand_downward(wave, 8000, knee_db=20.0, ratio=1.0)
+    assert out.shape == wave.shape
+
+    def level(x: torch.Tensor) -> float:
+        return float(10 * torch.log10(x.pow(2).mean()))
+
+    assert abs(level(out[2000:]) - level(wave[2000:])) < 0.01  # above the knee: unchanged
+    assert 18.0 < level(wave[:1500]) - level(out[:1500]) < 22.0  # 40 dB under the top, 20 under the knee: -20 dB
+    harsh = expand_downward(wave, 8000, knee_db=5.0, ratio=3.0)
+    assert 39.0 < level(wave[:1500]) - level(harsh[:1500]) <= 40.01  # the cut stops at 40 dB
+    cfg = AugmentConfig(expand_prob=1.0, expand_knee_db=[20.0, 20.0], expand_ratio=[1.0, 1.0])
+    assert torch.allclose(perturb_wave(wave, 8000, cfg, torch.Generator().manual_seed(0)), out)

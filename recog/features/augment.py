@@ -46,6 +46,14 @@ class AugmentConfig:
             uniformly in [lo, hi] (after the trim): the model then sees every voice with
             and without surrounding silence, and per-utterance normalization statistics
             that vary with it; [0, 0] = off.
+        expand_prob: probability of a downward expander (a soft noise gate) after the
+            noise: 10 ms frames quieter than the knee are pushed further down, so weak
+            consonants (a faint /s/, a soft /k/) and the pauses around a word come out as
+            faint as some talkers' and microphones' make them; 0 = off.
+        expand_knee_db: the knee, in dB below the utterance's 95th-percentile frame level,
+            uniform in [lo, hi].
+        expand_ratio: extra attenuation in dB per dB below the knee, uniform in [lo, hi]
+            (1 = a 1:2 expander); at most 40 dB in all.
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -66,6 +74,9 @@ class AugmentConfig:
     shelf_hz: list[float] = field(default_factory=lambda: [800.0, 2500.0])
     trim_prob: float = 0.0
     pad_s: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    expand_prob: float = 0.0
+    expand_knee_db: list[float] = field(default_factory=lambda: [15.0, 30.0])
+    expand_ratio: list[float] = field(default_factory=lambda: [0.5, 1.5])
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -126,10 +137,32 @@ def pad_with_faint_noise(wave: torch.Tensor, sample_rate: int, cfg: AugmentConfi
     return torch.cat([level * torch.randn(before, generator=rng), wave, level * torch.randn(after, generator=rng)])
 
 
+def expand_downward(wave: torch.Tensor, sample_rate: int, knee_db: float, ratio: float,
+                    max_cut_db: float = 40.0) -> torch.Tensor:
+    """Downward expander on [N]: a 10 ms frame whose level is `d` dB under the knee (`knee_db` below
+    the 95th-percentile frame level) is attenuated by min(ratio * d, max_cut_db) dB; the gain is
+    interpolated linearly between frame centres. Frames above the knee are unchanged. [N] -> [N]."""
+    hop = max(1, sample_rate // 100)
+    frames = wave.shape[0] // hop
+    if frames < 2:
+        return wave
+    power = wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1)
+    level_db = 10 * torch.log10(power + 1e-12)
+    knee = torch.quantile(level_db, 0.95) - knee_db
+    cut_db = (ratio * (knee - level_db).clamp_min(0)).clamp_max(max_cut_db)
+    centres = torch.arange(frames, dtype=torch.float32) * hop + hop / 2
+    positions = torch.arange(wave.shape[0], dtype=torch.float32)
+    idx = torch.searchsorted(centres, positions).clamp(1, frames - 1)
+    left, right = centres[idx - 1], centres[idx]
+    w = ((positions - left) / (right - left)).clamp(0, 1)
+    gain_db = cut_db[idx - 1] * (1 - w) + cut_db[idx] * w
+    return wave * 10 ** (-gain_db / 20)
+
+
 def perturb_wave(
     wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator
 ) -> torch.Tensor:
-    """Silence trim and padding, speed, gain and noise perturbation of one waveform [N] float32."""
+    """Silence trim and padding, speed, gain, noise and expander perturbation of one waveform [N] float32."""
     if cfg.trim_prob > 0 and torch.rand((), generator=rng).item() < cfg.trim_prob:
         wave = trim_silence(wave, sample_rate)
     if cfg.pad_s != [0.0, 0.0]:
@@ -140,6 +173,8 @@ def perturb_wave(
         wave = wave * 10 ** (gain / 20)
     if cfg.noise_prob > 0 and torch.rand((), generator=rng).item() < cfg.noise_prob:
         wave = add_noise(wave, uniform(rng, cfg.snr_db), rng)
+    if cfg.expand_prob > 0 and torch.rand((), generator=rng).item() < cfg.expand_prob:
+        wave = expand_downward(wave, sample_rate, uniform(rng, cfg.expand_knee_db), uniform(rng, cfg.expand_ratio))
     return wave
 
 
