@@ -117,13 +117,19 @@ def add_noise(wave: torch.Tensor, snr_db: float, rng: torch.Generator) -> torch.
     return wave + scale * noise
 
 
-def trim_silence(wave: torch.Tensor, sample_rate: int, below_peak_db: float = 40.0) -> torch.Tensor:
-    """Cut leading and trailing 10 ms frames more than `below_peak_db` under the loudest: [N] -> [M <= N]."""
+def frame_power(wave: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, int]:
+    """Mean power of each whole 10 ms frame of [N]: ([N // hop], hop in samples)."""
     hop = max(1, sample_rate // 100)
     frames = wave.shape[0] // hop
-    if frames < 2:
+    return wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1), hop
+
+
+def trim_silence(wave: torch.Tensor, sample_rate: int, below_peak_db: float = 40.0) -> torch.Tensor:
+    """Cut leading and trailing 10 ms frames more than `below_peak_db` under the loudest: [N] -> [M <= N]."""
+    power, hop = frame_power(wave, sample_rate)
+    if power.numel() < 2:
         return wave
-    rms = wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1).sqrt()
+    rms = power.sqrt()
     loud = torch.nonzero(rms >= rms.max() * 10 ** (-below_peak_db / 20)).flatten()
     if loud.numel() == 0:
         return wave
@@ -142,11 +148,10 @@ def expand_downward(wave: torch.Tensor, sample_rate: int, knee_db: float, ratio:
     """Downward expander on [N]: a 10 ms frame whose level is `d` dB under the knee (`knee_db` below
     the 95th-percentile frame level) is attenuated by min(ratio * d, max_cut_db) dB; the gain is
     interpolated linearly between frame centres. Frames above the knee are unchanged. [N] -> [N]."""
-    hop = max(1, sample_rate // 100)
-    frames = wave.shape[0] // hop
+    power, hop = frame_power(wave, sample_rate)
+    frames = power.numel()
     if frames < 2:
         return wave
-    power = wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1)
     level_db = 10 * torch.log10(power + 1e-12)
     knee = torch.quantile(level_db, 0.95) - knee_db
     cut_db = (ratio * (knee - level_db).clamp_min(0)).clamp_max(max_cut_db)
