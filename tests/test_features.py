@@ -23,7 +23,7 @@ from recog.features.io import AudioReadError, load_audio
 from .conftest import synth_utterance
 
 
-@pytest.mark.parametrize("normalize", ["utterance", "scalar", "tilt", "none"])
+@pytest.mark.parametrize("normalize", ["utterance", "scalar", "tilt", "pcen", "none"])
 @pytest.mark.parametrize("rate,n_mels", [(8000, 40), (16000, 80)])
 def test_torch_features_match_librosa(normalize, rate, n_mels):
     cfg = AudioFeatureConfig(sample_rate=rate, n_mels=n_mels, normalize=normalize)

@@ -10,6 +10,7 @@ import torch
 import torchaudio
 
 from recog.features.config import AudioFeatureConfig
+from recog.features.pcen import pcen
 
 
 class LogMel(torch.nn.Module):
@@ -17,7 +18,8 @@ class LogMel(torch.nn.Module):
 
     T = 1 + N // hop_length (centered STFT, zero padding). Slaney mel scale and
     Slaney-normalized filters, power spectrum, natural log of (mel + log_floor),
-    then optional per-utterance normalization.
+    then optional per-utterance normalization; with `normalize = "pcen"` the log is
+    replaced by per-channel energy normalization (`recog.features.pcen`).
 
     `warp` (vocal-tract-length perturbation, Jaitly & Hinton 2013) stretches the
     linear-frequency axis by a factor (e.g. 0.9..1.1) before the mel filters.
@@ -63,7 +65,12 @@ class LogMel(torch.nn.Module):
             spec = warp_frequency(spec, warp)
         if eq_db is not None:
             spec = spec * (10.0 ** (eq_db / 10.0)).unsqueeze(1)
-        feats = torch.log(self.mel(spec) + self.config.log_floor).transpose(0, 1)  # [T, F]
+        energy = self.mel(spec) + self.config.log_floor  # [F, T]
+        if self.config.normalize == "pcen":
+            c = self.config
+            feats = pcen(energy, c.hop_ms, c.pcen_time_ms, c.pcen_gain, c.pcen_bias, c.pcen_power, c.log_floor)
+            return normalize_scalar(feats.transpose(0, 1)).contiguous()
+        feats = torch.log(energy).transpose(0, 1)  # [T, F]
         if self.config.normalize == "utterance":
             feats = normalize_utterance(feats)
         elif self.config.normalize == "scalar":

@@ -10,8 +10,10 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+import scipy.signal
 
 from recog.features.config import AudioFeatureConfig
+from recog.features.pcen_coefficient import smoothing_coefficient
 
 
 @lru_cache(maxsize=8)
@@ -56,8 +58,13 @@ def raw_log_mel(wave: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
 def normalize_log_mel(
     feats: np.ndarray, config: AudioFeatureConfig, speaker_spectrum: np.ndarray | None = None
 ) -> np.ndarray:
-    """`raw_log_mel` output [T, F] -> the normalization `config.normalize` names, float32 [T, F]."""
-    if config.normalize == "utterance":
+    """`raw_log_mel` output [T, F] -> the normalization `config.normalize` names, float32 [T, F].
+
+    "pcen" works on the energies exp(feats) = mel + log_floor (`recog.features.pcen`).
+    """
+    if config.normalize == "pcen":
+        feats = normalize_scalar(pcen_np(np.exp(feats.astype(np.float64)).T, config).T)
+    elif config.normalize == "utterance":
         feats = normalize_utterance(feats)
     elif config.normalize == "scalar":
         feats = normalize_scalar(feats)
@@ -68,6 +75,27 @@ def normalize_log_mel(
             raise ValueError('features.normalize = "speaker" needs the speaker\'s spectrum')
         feats = normalize_scalar(feats - speaker_spectrum)
     return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+def pcen_np(energy: np.ndarray, config: AudioFeatureConfig) -> np.ndarray:
+    """Mel energies [F, T] -> PCEN [F, T] float64 with the config's parameters (`librosa.pcen`).
+
+    The smoother starts at the first frame's energy (librosa's default start is energy 1,
+    which would mute the first ~0.4 s of audio at our scale).
+    """
+    energy = energy.astype(np.float64)
+    s = smoothing_coefficient(config.pcen_time_ms, config.hop_ms)
+    start = scipy.signal.lfilter_zi([s], [1.0, s - 1.0])[0] * energy[:, :1]  # [F, 1]
+    return librosa.pcen(
+        energy,
+        b=s,
+        zi=start,
+        gain=config.pcen_gain,
+        bias=config.pcen_bias,
+        power=config.pcen_power,
+        eps=config.log_floor,
+        axis=-1,
+    )
 
 
 def normalize_scalar(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:

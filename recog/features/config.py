@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NORMALIZATIONS = ("utterance", "scalar", "tilt", "speaker", "none")
+NORMALIZATIONS = ("utterance", "scalar", "tilt", "speaker", "pcen", "none")
 
 
 @dataclass
@@ -31,7 +31,12 @@ class AudioFeatureConfig:
             brighter microphone changes), "speaker" ("scalar" after subtracting the speaker's
             mean log-mel spectrum over the loud frames (within 13 dB of the loudest) of
             all their utterances: per-speaker mean normalization, `recog.features.speaker`; the
-            manifests' `speaker` key groups utterances) or "none".
+            manifests' `speaker` key groups utterances), "pcen" (per-channel energy
+            normalization of the mel energies instead of their log, `recog.features.pcen`:
+            each band against its own recent level, then "scalar") or "none".
+        pcen_time_ms, pcen_gain, pcen_bias, pcen_power: PCEN's smoother time constant
+            (ms), gain (alpha), bias (delta) and root (r); librosa's defaults. Its eps is
+            `log_floor`, which is also added to the mel energies first.
     """
 
     sample_rate: int = 16000
@@ -43,6 +48,10 @@ class AudioFeatureConfig:
     f_max: float = 0.0
     log_floor: float = 1e-6
     normalize: str = "utterance"
+    pcen_time_ms: float = 400.0
+    pcen_gain: float = 0.98
+    pcen_bias: float = 2.0
+    pcen_power: float = 0.5
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZATIONS:
