@@ -8,8 +8,9 @@ followed by root compression:
 
 so each band is measured against its own recent level (a dull microphone's weak top
 bands, or a talker's faint consonants after silence, come out near the level other
-talkers give them). The smoother starts at the first frame's energy (as librosa does),
-and its coefficient s follows librosa's rule for a time constant of `time_ms`.
+talkers give them). The smoother starts at the first frame's energy (librosa's default
+start, energy 1, would mute the first ~0.4 s of float-scaled audio), and its coefficient
+s follows librosa's rule for a time constant of `time_ms`.
 The numpy twin is `librosa.pcen` (`recog.features.audio_np`); a test keeps them equal.
 """
 
