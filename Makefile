@@ -3,11 +3,15 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 RECOG := .venv/bin/recog
-SHARED ?= ../shared/data
+# Where the corpora are (docs/data.md: where to get each one and the layout recog reads);
+# override on the command line: `make train-digits FSDD_DIR=/path/to/fsdd`.
+FSDD_DIR ?= ../shared/data/fsdd
+YESNO_DIR ?= ../shared/data/yesno
+IAM_ONDB_DIR ?= ../shared/data/iam_ondb
 NPROC ?= 1
 STAMP := .venv/.installed
 
-.PHONY: setup sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv
+.PHONY: setup sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv runtime-check check-fsdd check-yesno prepare-yesno
 
 setup: $(STAMP)
 
@@ -39,12 +43,16 @@ demo: setup
 # ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
 DIGITS_DATA := pipelines/digits/data
 
-prepare-digits: setup sysdeps
-	$(RECOG) prepare fsdd-digits --data $(SHARED)/fsdd --out $(DIGITS_DATA)/fsdd
+# Each prepare target first checks that its corpus is there (no set-up is run for a missing corpus).
+check-fsdd:
+	@test -d "$(FSDD_DIR)" || { echo "error: FSDD_DIR=$(FSDD_DIR) not found: get the Free Spoken Digit Dataset from https://github.com/Jakobovski/free-spoken-digit-dataset and run make train-digits FSDD_DIR=/path/to/it (layout: docs/data.md)" >&2; exit 2; }
+
+prepare-digits: check-fsdd setup sysdeps
+	$(RECOG) prepare fsdd-digits --data $(FSDD_DIR) --out $(DIGITS_DATA)/fsdd
 	$(PY) -m pipelines.digits.synth --out $(DIGITS_DATA)/synth
 
 # NPROC=N > 1 trains data-parallel on N processes of this machine (N GPUs, or gloo on CPU):
-# `make train-digits NPROC=2`. Multi-node: see README "Scaling out".
+# `make train-digits NPROC=2`. Multi-node: see docs/training.md, "Scaling out".
 TRAIN := $(if $(filter-out 1,$(NPROC)),.venv/bin/torchrun --nproc-per-node $(NPROC) -m recog,$(RECOG))
 
 train-digits: prepare-digits
@@ -70,10 +78,13 @@ ship-digits: setup
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
 INK_DATA := pipelines/iam_ondb/data
 INK_MODEL ?= exp/iam_ondb/best.pt
-.PHONY: prepare-ink train-ink lm-ink tune-ink eval-ink ship-ink
+.PHONY: check-iam-ondb prepare-ink train-ink lm-ink tune-ink eval-ink ship-ink
 
-prepare-ink: setup
-	$(RECOG) prepare iam-ondb --data $(SHARED)/iam_ondb --out $(INK_DATA)
+check-iam-ondb:
+	@test -d "$(IAM_ONDB_DIR)" || { echo "error: IAM_ONDB_DIR=$(IAM_ONDB_DIR) not found: register for IAM-OnDB (non-commercial research use) at https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database and run make train-ink IAM_ONDB_DIR=/path/to/it (layout: docs/data.md)" >&2; exit 2; }
+
+prepare-ink: check-iam-ondb setup
+	$(RECOG) prepare iam-ondb --data $(IAM_ONDB_DIR) --out $(INK_DATA)
 
 train-ink: prepare-ink
 	$(TRAIN) train pipelines/iam_ondb/config.toml $(ARGS)
@@ -125,6 +136,14 @@ ship-ink: lm-ink
 	cp $(INK_CHAR_LM) models/iam-ondb-en/char6.arpa
 	$(RECOG) plot $(INK_RUN) -o models/iam-ondb-en/training_curve.png
 
+# ---- yes/no (OpenSLR SLR1): manifests only, a quick sanity check for CTC on real speech (no recipe ships) ----
+YESNO_DATA := data/yesno
+check-yesno:
+	@test -d "$(YESNO_DIR)" || { echo "error: YESNO_DIR=$(YESNO_DIR) not found: get waves_yesno.tar.gz from https://www.openslr.org/1 and run make prepare-yesno YESNO_DIR=/path/to/it (layout: docs/data.md)" >&2; exit 2; }
+
+prepare-yesno: check-yesno setup
+	$(RECOG) prepare yesno --data $(YESNO_DIR) --out $(YESNO_DATA)
+
 # ---- LibriSpeech recipe: you download the corpus from openslr.org/12 (pipelines/librispeech/README.md) ----
 # make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech; make train-librispeech; make eval-librispeech
 LIBRISPEECH ?=
@@ -134,6 +153,7 @@ LS_MODEL ?= exp/librispeech/best.pt
 
 prepare-librispeech: setup
 	@test -n "$(LIBRISPEECH)" || { echo "usage: make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech"; exit 2; }
+	@test -d "$(LIBRISPEECH)" || { echo "error: LIBRISPEECH=$(LIBRISPEECH) not found: download LibriSpeech from https://www.openslr.org/12 (docs/data.md)" >&2; exit 2; }
 	$(RECOG) prepare librispeech --data $(LIBRISPEECH) --out $(LS_DATA)
 
 train-librispeech: setup
@@ -180,7 +200,7 @@ RUNTIME_AUDIO ?= models/digits-en/samples
 
 runtime-check:
 	rm -rf $(RUNTIME_VENV) && (python3.11 -m venv $(RUNTIME_VENV) || python3 -m venv $(RUNTIME_VENV))
-	mkdir -p $(RUNTIME_VENV)/src && cp -r pyproject.toml README.md recog $(RUNTIME_VENV)/src/  # keeps build/ out of the tree
+	mkdir -p $(RUNTIME_VENV)/src && cp -r pyproject.toml README.md LICENSE recog $(RUNTIME_VENV)/src/  # keeps build/ out of the tree
 	$(RUNTIME_VENV)/bin/python -m pip install -q '$(RUNTIME_VENV)/src[runtime]'
 	$(RUNTIME_VENV)/bin/python -c "import importlib.util as u; bad = [m for m in ('torch', 'torchaudio') if u.find_spec(m)]; assert not bad, bad"
 	cd $(RUNTIME_VENV) && bin/python -c "import sys, recog.runtime, recog.cli; assert 'torch' not in sys.modules"
