@@ -20,7 +20,6 @@ from recog.features.augment import (
 )
 from recog.features.config import AudioFeatureConfig
 from recog.features.io import AudioReadError, load_audio
-from recog.features.speaker import speaker_key, speaker_spectra
 from recog.text import Alphabet, TextNormalizer
 
 
@@ -74,11 +73,6 @@ class AudioDataset(torch.utils.data.Dataset):
             self.utterances.append(utt)
         for path, why in self.skipped:
             print(f"warning: skipping {path}: {why}", file=sys.stderr)
-        self.spectra: list[torch.Tensor | None] = [None] * len(self.waves)
-        if features.normalize == "speaker":
-            keys = [speaker_key(u) for u in self.utterances]
-            by_speaker = speaker_spectra(zip(keys, self.waves, strict=True), features)
-            self.spectra = [torch.from_numpy(by_speaker[k]) for k in keys]
 
     def __len__(self) -> int:
         return len(self.waves)
@@ -98,7 +92,7 @@ class AudioDataset(torch.utils.data.Dataset):
             wave = perturb_wave(wave, self.features.sample_rate, self.augment, self.rng)
             warp = uniform(self.rng, self.augment.vtlp)
             eq_db = channel_curve_db(self.features.fft_size // 2 + 1, self.features.sample_rate, self.augment, self.rng)
-        feats = self.logmel(wave, warp=warp, eq_db=eq_db, speaker_spectrum=self.spectra[index])
+        feats = self.logmel(wave, warp=warp, eq_db=eq_db)
         if self.augment is not None:
             if self.augment.tempo != [1.0, 1.0]:
                 feats = tempo_stretch(feats, uniform(self.rng, self.augment.tempo))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NORMALIZATIONS = ("utterance", "scalar", "tilt", "speaker", "pcen", "none")
+from recog.features.normalization import NORMALIZATIONS
 
 
 @dataclass
@@ -24,19 +24,8 @@ class AudioFeatureConfig:
             cepstral-mean-and-variance style, removes the channel but also the average
             spectrum of a short word), "scalar" (one mean and one standard deviation
             over all bands and frames of the utterance: removes gain, keeps spectral
-            shape; pair it with the `eq_db` augmentation for channel robustness), "tilt"
-            ("scalar" after removing the spectral tilt of the utterance: the slope of a
-            straight line fitted across the bands to the mean log-mel spectrum of its
-            louder-than-average frames, one number per utterance that a duller or
-            brighter microphone changes), "speaker" ("scalar" after subtracting the speaker's
-            mean log-mel spectrum over the loud frames (within 13 dB of the loudest) of
-            all their utterances: per-speaker mean normalization, `recog.features.speaker`; the
-            manifests' `speaker` key groups utterances), "pcen" (per-channel energy
-            normalization of the mel energies instead of their log, `recog.features.pcen`:
-            each band against its own recent level, then "scalar") or "none".
-        pcen_time_ms, pcen_gain, pcen_bias, pcen_power: PCEN's smoother time constant
-            (ms), gain (alpha), bias (delta) and root (r); librosa's defaults. Its eps is
-            `log_floor`, which is also added to the mel energies first.
+            shape; pair it with the `eq_db` augmentation for channel robustness) or "none"
+            (`recog.features.normalization` holds the formulas).
     """
 
     sample_rate: int = 16000
@@ -48,10 +37,6 @@ class AudioFeatureConfig:
     f_max: float = 0.0
     log_floor: float = 1e-6
     normalize: str = "utterance"
-    pcen_time_ms: float = 400.0
-    pcen_gain: float = 0.98
-    pcen_bias: float = 2.0
-    pcen_power: float = 0.5
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZATIONS:
