@@ -35,25 +35,6 @@ class AugmentConfig:
             spectrum): recordings from other microphones often lack the top band.
         lowpass_hz: the band limit's cutoff in Hz, uniform in [lo, hi]; above it the
             spectrum falls by up to 40 dB over a few hundred Hz.
-        shelf_db: gain of a random high shelf in dB, uniform in [lo, hi] (negative = a
-            duller microphone or voice: less energy in the top band, with the band
-            still there, unlike the low-pass); [0, 0] = off.
-        shelf_hz: the shelf's corner frequency in Hz, uniform in [lo, hi].
-        trim_prob: probability of cutting the silence at both ends of an utterance
-            (10 ms frames more than 40 dB below its loudest), so that padded corpora
-            (synthetic voices) also appear as tightly cut clips, as FSDD's are.
-        pad_s: seconds of faint noise (-70..-50 dBFS) added before and after, each drawn
-            uniformly in [lo, hi] (after the trim): the model then sees every voice with
-            and without surrounding silence, and per-utterance normalization statistics
-            that vary with it; [0, 0] = off.
-        expand_prob: probability of a downward expander (a soft noise gate) after the
-            noise: 10 ms frames quieter than the knee are pushed further down, so weak
-            consonants (a faint /s/, a soft /k/) and the pauses around a word come out as
-            faint as some talkers' and microphones' make them; 0 = off.
-        expand_knee_db: the knee, in dB below the utterance's 95th-percentile frame level,
-            uniform in [lo, hi].
-        expand_ratio: extra attenuation in dB per dB below the knee, uniform in [lo, hi]
-            (1 = a 1:2 expander); at most 40 dB in all.
     """
 
     speed: list[float] = field(default_factory=lambda: [1.0, 1.0])
@@ -70,13 +51,6 @@ class AugmentConfig:
     eq_db: float = 0.0
     lowpass_prob: float = 0.0
     lowpass_hz: list[float] = field(default_factory=lambda: [1800.0, 3800.0])
-    shelf_db: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    shelf_hz: list[float] = field(default_factory=lambda: [800.0, 2500.0])
-    trim_prob: float = 0.0
-    pad_s: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    expand_prob: float = 0.0
-    expand_knee_db: list[float] = field(default_factory=lambda: [15.0, 30.0])
-    expand_ratio: list[float] = field(default_factory=lambda: [0.5, 1.5])
 
 
 def uniform(rng: torch.Generator, bounds: list[float]) -> float:
@@ -117,69 +91,16 @@ def add_noise(wave: torch.Tensor, snr_db: float, rng: torch.Generator) -> torch.
     return wave + scale * noise
 
 
-def frame_power(wave: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, int]:
-    """Mean power of each whole 10 ms frame of [N]: ([N // hop], hop in samples)."""
-    hop = max(1, sample_rate // 100)
-    frames = wave.shape[0] // hop
-    return wave[: frames * hop].reshape(frames, hop).pow(2).mean(dim=1), hop
-
-
-def trim_silence(wave: torch.Tensor, sample_rate: int, below_peak_db: float = 40.0) -> torch.Tensor:
-    """Cut leading and trailing 10 ms frames more than `below_peak_db` under the loudest: [N] -> [M <= N]."""
-    power, hop = frame_power(wave, sample_rate)
-    if power.numel() < 2:
-        return wave
-    rms = power.sqrt()
-    loud = torch.nonzero(rms >= rms.max() * 10 ** (-below_peak_db / 20)).flatten()
-    if loud.numel() == 0:
-        return wave
-    return wave[int(loud[0]) * hop : (int(loud[-1]) + 1) * hop]
-
-
-def pad_with_faint_noise(wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor:
-    """Add `cfg.pad_s` seconds of white noise at -70..-50 dBFS before and after [N]: [N + pads]."""
-    before, after = (int(uniform(rng, cfg.pad_s) * sample_rate) for _ in range(2))
-    level = 10 ** (uniform(rng, [-70.0, -50.0]) / 20)
-    return torch.cat([level * torch.randn(before, generator=rng), wave, level * torch.randn(after, generator=rng)])
-
-
-def expand_downward(wave: torch.Tensor, sample_rate: int, knee_db: float, ratio: float,
-                    max_cut_db: float = 40.0) -> torch.Tensor:
-    """Downward expander on [N]: a 10 ms frame whose level is `d` dB under the knee (`knee_db` below
-    the 95th-percentile frame level) is attenuated by min(ratio * d, max_cut_db) dB; the gain is
-    interpolated linearly between frame centres. Frames above the knee are unchanged. [N] -> [N]."""
-    power, hop = frame_power(wave, sample_rate)
-    frames = power.numel()
-    if frames < 2:
-        return wave
-    level_db = 10 * torch.log10(power + 1e-12)
-    knee = torch.quantile(level_db, 0.95) - knee_db
-    cut_db = (ratio * (knee - level_db).clamp_min(0)).clamp_max(max_cut_db)
-    centres = torch.arange(frames, dtype=torch.float32) * hop + hop / 2
-    positions = torch.arange(wave.shape[0], dtype=torch.float32)
-    idx = torch.searchsorted(centres, positions).clamp(1, frames - 1)
-    left, right = centres[idx - 1], centres[idx]
-    w = ((positions - left) / (right - left)).clamp(0, 1)
-    gain_db = cut_db[idx - 1] * (1 - w) + cut_db[idx] * w
-    return wave * 10 ** (-gain_db / 20)
-
-
 def perturb_wave(
     wave: torch.Tensor, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator
 ) -> torch.Tensor:
-    """Silence trim and padding, speed, gain, noise and expander perturbation of one waveform [N] float32."""
-    if cfg.trim_prob > 0 and torch.rand((), generator=rng).item() < cfg.trim_prob:
-        wave = trim_silence(wave, sample_rate)
-    if cfg.pad_s != [0.0, 0.0]:
-        wave = pad_with_faint_noise(wave, sample_rate, cfg, rng)
+    """Speed, gain and noise perturbation of one waveform [N] float32."""
     wave = speed_perturb(wave, sample_rate, uniform(rng, cfg.speed))
     gain = uniform(rng, cfg.gain_db)
     if gain:
         wave = wave * 10 ** (gain / 20)
     if cfg.noise_prob > 0 and torch.rand((), generator=rng).item() < cfg.noise_prob:
         wave = add_noise(wave, uniform(rng, cfg.snr_db), rng)
-    if cfg.expand_prob > 0 and torch.rand((), generator=rng).item() < cfg.expand_prob:
-        wave = expand_downward(wave, sample_rate, uniform(rng, cfg.expand_knee_db), uniform(rng, cfg.expand_ratio))
     return wave
 
 
@@ -209,27 +130,14 @@ def random_lowpass_db(num_bins: int, sample_rate: int, cutoff_hz: float, rng: to
     return -40.0 * torch.sigmoid((freqs - cutoff_hz - 2 * width) / width)
 
 
-def random_shelf_db(num_bins: int, sample_rate: int, gain_db: float, corner_hz: float) -> torch.Tensor:
-    """A high shelf as a gain curve in dB over `num_bins` STFT bins (0 .. sample_rate/2): [num_bins].
-
-    0 dB well below `corner_hz`, `gain_db` well above it, half of it at the corner;
-    the transition is logistic with a width of a quarter of the corner frequency.
-    """
-    freqs = torch.linspace(0.0, sample_rate / 2, num_bins)
-    return gain_db * torch.sigmoid((freqs - corner_hz) / (0.25 * corner_hz))
-
-
 def channel_curve_db(num_bins: int, sample_rate: int, cfg: AugmentConfig, rng: torch.Generator) -> torch.Tensor | None:
-    """The random channel (EQ, band limit, high shelf) of one training utterance in dB [num_bins], or None if off."""
+    """The random channel (EQ, band limit) of one training utterance in dB [num_bins], or None if off."""
     curve = None
     if cfg.eq_db > 0:
         curve = random_eq_db(num_bins, cfg.eq_db, rng)
     if cfg.lowpass_prob > 0 and torch.rand((), generator=rng).item() < cfg.lowpass_prob:
         lowpass = random_lowpass_db(num_bins, sample_rate, uniform(rng, cfg.lowpass_hz), rng)
         curve = lowpass if curve is None else curve + lowpass
-    if cfg.shelf_db != [0.0, 0.0]:
-        shelf = random_shelf_db(num_bins, sample_rate, uniform(rng, cfg.shelf_db), uniform(rng, cfg.shelf_hz))
-        curve = shelf if curve is None else curve + shelf
     return curve
 
 
