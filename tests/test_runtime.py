@@ -77,7 +77,8 @@ def test_bucketed_batches_equal_one_at_a_time(oracle_onnx):
     feats = [model.featurize(oracle_wave(t, seed=i)) for i, t in enumerate(["a", "abc cab ab", "b c", "ca"])]
     together = model.log_probs(feats)
     for f, lp in zip(feats, together, strict=True):
-        assert np.abs(lp - model.log_probs([f])[0]).max() < 1e-5
+        # log-probs reach -30: relative tolerance (another batch shape may take another GEMM kernel on another CPU)
+        np.testing.assert_allclose(lp, model.log_probs([f])[0], rtol=1e-5, atol=1e-5)
     lengths = [5, 100, 40, 300, 41, 7]
     batches = length_buckets(lengths, max_frames=120, max_batch=3)
     assert sorted(i for b in batches for i in b) == list(range(6))
