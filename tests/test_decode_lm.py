@@ -135,8 +135,9 @@ def test_kenlm_reads_our_arpa_with_the_same_scores(tmp_path, order, unit):
     for s in sentences:
         tokens = s.split() if unit == "word" else ["<space>" if c == " " else c for c in s]
         words = " ".join(tokens)
-        assert ours.score(tokens, log10=True) == pytest.approx(theirs.score(words, bos=True, eos=True), abs=1e-4)
-        assert ours.score(tokens, bos=False, eos=False, log10=True) == pytest.approx(theirs.score(words, bos=False, eos=False), abs=1e-4)
+        # sentence scores reach -23 and kenlm sums in float32: the tolerance grows with the magnitude
+        assert ours.score(tokens, log10=True) == pytest.approx(theirs.score(words, bos=True, eos=True), rel=1e-5, abs=1e-4)
+        assert ours.score(tokens, bos=False, eos=False, log10=True) == pytest.approx(theirs.score(words, bos=False, eos=False), rel=1e-5, abs=1e-4)
 
 
 def test_builder_rejects_bad_input(tmp_path):
