@@ -152,7 +152,7 @@ def digits():
 # ---- metadata -----------------------------------------------------------------------------------
 def test_shipped_digits_metadata_keys_are_exactly_the_documented_ones(digits):
     documented = documented_metadata_keys()
-    assert len(documented) == 12 and "recog.format" in documented  # the table parsed
+    assert len(documented) >= 12 and "recog.format" in documented  # the table parsed
     meta, features, session, _ = digits
     assert {k for k in meta if k.startswith("recog.")} == set(documented)
     assert sorted(features) == sorted(documented_audio_feature_keys())
@@ -179,7 +179,7 @@ def test_shipped_ink_model_has_the_documented_keys():
     keys = {k for k in metadata(INK) if k.startswith("recog.")}
     assert keys <= set(documented)
     assert {k for k, required in documented.items() if required} <= keys
-    info = read_model_info(INK)  # no recog.units: character units, as documented
+    info = read_model_info(INK)
     assert info.modality == "ink" and info.alphabet.units == "char" and info.frame_rate == 1.0
 
 
