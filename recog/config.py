@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recog.features.augment import AugmentConfig
+from recog.features.augment_config import AugmentConfig
 from recog.features.config import AudioFeatureConfig
 from recog.features.ink.config import InkAugmentConfig, InkFeatureConfig
 from recog.model.config import ModelConfig

@@ -7,8 +7,9 @@ import torch
 
 from recog.cli import main as cli
 from recog.config import load_config
+from recog.model.checkpoint import CheckpointError, load_model, load_state
 from recog.train.average import average_states, epoch_checkpoints
-from recog.train.checkpoint import CheckpointError, load_model, load_state, save_checkpoint
+from recog.train.checkpoint import save_checkpoint
 from recog.train.trainer import Trainer
 
 from .conftest import tone_config_toml

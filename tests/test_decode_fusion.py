@@ -128,16 +128,17 @@ def test_tune_alpha_beta_picks_the_lm_when_it_helps(tmp_path):
 
 def test_hotword_file_soft_lexicon_through_the_cli_decoder(tmp_path):
     from recog.decode.lexicon import read_hotwords
-    from recog.inference.decoding import build_decoder
+    from recog.decode import DecoderConfig
 
     path = tmp_path / "words.txt"
     path.write_text("cat\n\ndog house\t0.5\n")
     assert read_hotwords(path) == ["cat", ("dog house", 0.5)]
     lp = frames(spell("a ") + [{"k": 0.6, "c": 0.4}, "_"] + spell("at"))
-    assert build_decoder("beam", ALPHABET, 25.0, beam_width=8)(lp).text == "a kat"
-    assert build_decoder("beam", ALPHABET, 25.0, beam_width=8, hotwords=str(path), hotword_weight=1.0)(lp).text == "a cat"
+    assert DecoderConfig(kind="beam", beam_width=8).build(ALPHABET, 25.0)(lp).text == "a kat"
+    hot = DecoderConfig(kind="beam", beam_width=8, hotwords=str(path), hotword_weight=1.0)
+    assert hot.build(ALPHABET, 25.0)(lp).text == "a cat"
     with pytest.raises(ValueError, match="needs --decoder beam"):
-        build_decoder("greedy", ALPHABET, 25.0, hotwords=str(path))
+        DecoderConfig(kind="greedy", hotwords=str(path))
     bad = tmp_path / "bad.txt"
     bad.write_text("cat\ndog\theavy\n")
     with pytest.raises(ValueError, match=r"bad.txt:2: weight 'heavy'"):

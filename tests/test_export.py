@@ -50,7 +50,7 @@ def test_every_lstm_takes_lengths_and_padded_batches_match_pytorch(tmp_path, ran
     assert graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT32
 
     # Independently of check_parity: one padded batch (shortest first) against PyTorch one at a time.
-    from recog.train.checkpoint import load_model
+    from recog.model.checkpoint import load_model
 
     model, *_ = load_model(random_ckpt)
     lengths = [37, 300, 5, 128]
@@ -81,7 +81,7 @@ def test_metadata_describes_the_model(tmp_path, random_ckpt):
 
 def test_metrics_from_another_run(tmp_path, random_ckpt):
     """A model trained on every speaker carries the dev figures of its held-out-speaker run."""
-    from recog.train.checkpoint import load_state
+    from recog.model.checkpoint import load_state
 
     held_out = load_state(random_ckpt)
     held_out["metrics"] = {"dev_wer": 19.2, "dev_cer": 10.8, "loss": 0.3}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recog.config import load_config
-from recog.train.checkpoint import load_model
+from recog.model.checkpoint import load_model
 from recog.train.trainer import Trainer
 
 from . import ink_support
@@ -124,13 +124,13 @@ def test_cli_evaluate_transcribe_and_render_ink(ink_run, ink_onnx, tmp_path, cap
 
 
 def test_audio_model_refuses_an_ink_manifest(ink_run):
-    from recog.evaluate import compute_log_probs
-    from recog.inference.torch_model import TorchAcousticModel
+    from recog.runtime import AUDIO, Recognizer
+    from recog.runtime.evaluation import evaluate
 
-    model = TorchAcousticModel.from_checkpoint(ink_run / "exp" / "best.pt")
-    model.modality = "audio"
+    recognizer = Recognizer.load(ink_run / "exp" / "best.pt")
+    recognizer.modality = AUDIO
     with pytest.raises(ValueError, match="ink row"):
-        compute_log_probs(model, ink_run / "train.jsonl", progress=False)
+        evaluate(recognizer, ink_run / "train.jsonl", progress=False)
 
 
 def test_tiny_model_overfits_four_real_lines(iam_dir, tmp_path):

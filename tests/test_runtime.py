@@ -11,13 +11,15 @@ import torch
 
 from recog.data.manifest import read_manifest
 from recog.features.audio import LogMel
-from recog.inference.decoding import build_decoder, greedy_decoder
-from recog.inference.torch_model import TorchAcousticModel
-from recog.runtime import OnnxAcousticModel, Recognizer
+from recog.decode import DecoderConfig, Word
+from recog.decode.greedy import greedy_decoder
+from recog.runtime import Recognizer
+from recog.runtime.backends.onnx import OnnxAcousticModel
+from recog.runtime.backends.torch_checkpoint import TorchAcousticModel
 from recog.runtime.batching import length_buckets
 from recog.runtime.chunking import StreamingDecoder, plan_windows
 from recog.runtime.formats import ctm_lines, srt_text
-from recog.runtime.metadata import ModelFormatError
+from recog.runtime.model_file import ModelFormatError
 from recog.text import Alphabet
 
 from . import runtime_support
@@ -47,18 +49,20 @@ assert not bad, bad
 
 
 def test_runtime_features_match_training_features(oracle_ckpt, oracle_onnx):
-    from recog.train.checkpoint import load_model
+    from recog.model.checkpoint import load_model
 
     # the feature config comes from the ONNX metadata and must be the checkpoint's
     _, config, *_ = load_model(oracle_ckpt)
     onnx_model = OnnxAcousticModel(oracle_onnx)
-    assert onnx_model.features == config.features and config.features.normalize == "none"
+    features = onnx_model.info.features
+    assert features == config.features and config.features.normalize == "none"
     wave = oracle_wave("abc cab", seed=7)  # tones, quiet and faint noise
     for normalize in ("none", "utterance"):
-        config.features.normalize = onnx_model.features.normalize = normalize
-        ours = onnx_model.featurize(wave)
+        config.features.normalize = features.normalize = normalize
+        ours = onnx_model.modality.featurize(wave, features)
         ref = LogMel(config.features)(torch.from_numpy(wave)).numpy()
-        assert ours.shape == ref.shape and np.abs(ours - ref).max() < 1e-4, normalize
+        # float32 rounding differs between CPUs: the tolerance scales with the values (raw log-mel ~ -14)
+        assert ours.shape == ref.shape and np.abs(ours - ref).max() < 1e-4 * max(1.0, np.abs(ref).max()), normalize
 
 
 def test_onnx_and_checkpoint_give_the_same_transcripts(oracle_onnx, oracle_ckpt, oracle_corpus):
@@ -74,7 +78,8 @@ def test_onnx_and_checkpoint_give_the_same_transcripts(oracle_onnx, oracle_ckpt,
 
 def test_bucketed_batches_equal_one_at_a_time(oracle_onnx):
     model = OnnxAcousticModel(oracle_onnx, threads=1, max_batch_frames=300)
-    feats = [model.featurize(oracle_wave(t, seed=i)) for i, t in enumerate(["a", "abc cab ab", "b c", "ca"])]
+    feats = [model.modality.featurize(oracle_wave(t, seed=i), model.info.features)
+             for i, t in enumerate(["a", "abc cab ab", "b c", "ca"])]
     together = model.log_probs(feats)
     for f, lp in zip(feats, together, strict=True):
         # log-probs reach -30: relative tolerance (another batch shape may take another GEMM kernel on another CPU)
@@ -152,16 +157,13 @@ def test_twenty_minute_recording_is_exact_and_memory_is_bounded(oracle_onnx, tmp
 
 
 def test_beam_decoder_gives_word_times(oracle_onnx, oracle_corpus):
-    model = OnnxAcousticModel(oracle_onnx, threads=1)
-    rec = Recognizer(model, build_decoder("beam", model.alphabet, model.frame_rate, beam_width=8))
+    rec = Recognizer.from_onnx(oracle_onnx, threads=1, decoder=DecoderConfig(kind="beam", beam_width=8))
     wav = sorted((oracle_corpus.parent / "wav").glob("*.wav"))[0]
     [t] = rec.transcribe([wav])
     assert t.text == "ab ca" and [w.word for w in t.words] == ["ab", "ca"]
 
 
 def test_ctm_and_srt_formats():
-    from recog.inference.decoding import Word
-
     words = [Word("hello", 0.5, 0.9), Word("world", 1.0, 1.4), Word("again", 3.0, 3.5)]
     assert ctm_lines("dir/my file.wav", words)[0] == "dir/my_file 1 0.500 0.400 hello\n"
     srt = srt_text(words)

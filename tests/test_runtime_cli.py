@@ -13,7 +13,7 @@ import soundfile as sf
 
 from recog.cli import main
 from recog.data.manifest import read_manifest
-from recog.transcribe import expand_inputs, shard_paths
+from recog.runtime.batch_job import expand_inputs, shard_paths
 
 from . import runtime_support
 from .conftest import ROOT

@@ -5,7 +5,7 @@ import json
 import torch
 
 from recog.config import load_config
-from recog.train.checkpoint import load_model, load_state
+from recog.model.checkpoint import load_model, load_state
 from recog.train.trainer import Trainer
 
 from .conftest import tone_config_toml

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from recog.config import load_config
-from recog.train.checkpoint import load_state
+from recog.model.checkpoint import load_state
 from recog.train.trainer import Trainer
 
 from .conftest import ROOT, tone_config_toml
@@ -61,7 +61,7 @@ def _validate_on_rank(rank, world, port, manifest, ckpt, out):
 
     from recog.data.datasets import build_dataset
     from recog.data.manifest import read_manifest
-    from recog.train.checkpoint import load_model
+    from recog.model.checkpoint import load_model
     from recog.train.distributed import DistContext
     from recog.train.validate import validate
 
@@ -81,7 +81,7 @@ def test_validation_counts_are_summed_over_ranks(tmp_path, tone_corpus):
 
     from recog.data.datasets import build_dataset
     from recog.data.manifest import read_manifest
-    from recog.train.checkpoint import load_model
+    from recog.model.checkpoint import load_model
     from recog.train.validate import validate
 
     Trainer(load_config(_write_config(tmp_path, tone_corpus, "val", epochs=1))).run()

@@ -11,7 +11,8 @@ import torch
 
 from recog.cli import main
 from recog.config import load_config
-from recog.train.checkpoint import load_state, step_checkpoints
+from recog.model.checkpoint import load_state
+from recog.train.checkpoint import step_checkpoints
 from recog.train.trainer import Trainer
 
 from .conftest import ROOT, tone_config_toml

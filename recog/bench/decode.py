@@ -31,6 +31,7 @@ import numpy as np
 
 from recog.bench.decode_data import DecodeDataset, build_lms, npz_dataset, synthetic_dataset
 from recog.bench.decode_peers import FACTORIES, OURS, PEER_MODULES, DecodeFn, Setting
+from recog.decode.config import ALPHA, BEAM_WIDTH, BETA
 from recog.metrics import error_rates
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +57,12 @@ class DecodeBenchOptions:
     lm_text: str | None = None
     utterances: int = 200
     frames: int = 500
-    beams: tuple[int, ...] = (16, 64)
+    beams: tuple[int, ...] = (BEAM_WIDTH, 64)
     lms: tuple[str, ...] = ("none", "char", "word")
     threads: tuple[int, ...] = (1, os.cpu_count() or 1)
     decoders: tuple[str, ...] = tuple(FACTORIES)
-    alpha: float = 0.5
-    beta: float = 1.0
+    alpha: float = ALPHA
+    beta: float = BETA
     pyctcdecode_limit: int = 40
     repeat: int = 2
     char_order: int = 5

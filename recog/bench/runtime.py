@@ -107,18 +107,16 @@ def build_word_lm(config: dict, folder: Path) -> Path | None:
 
 def make_recognizer(engine: str, paths: dict[str, Path], decoder: str, lm: Path | None, threads: int):
     """A `Recognizer` of `engine` ("torch", "onnx-fp32", "onnx-int8") with a greedy or beam decoder."""
-    from recog.inference.decoding import build_decoder
-    from recog.runtime import OnnxAcousticModel, Recognizer
+    from recog.decode import DecoderConfig
+    from recog.runtime import Recognizer, load_acoustic_model
 
     if engine == "torch":
-        from recog.inference.torch_model import TorchAcousticModel
+        from recog.runtime.backends.torch_checkpoint import TorchAcousticModel
 
         model = TorchAcousticModel.from_checkpoint(paths["torch"], threads=threads, device="cpu")
     else:
-        model = OnnxAcousticModel(paths[engine], threads=threads)
-    dec = build_decoder(decoder, model.alphabet, model.frame_rate, beam_width=16,
-                        lm_path=str(lm) if lm else None, alpha=0.5, beta=1.0)
-    return Recognizer(model, dec)
+        model = load_acoustic_model(paths[engine], threads=threads)
+    return Recognizer(model, DecoderConfig(kind=decoder, lm=str(lm) if lm else None))
 
 
 def run_speed(recognizer, files: list[str], refs: list[str], normalizer: TextNormalizer, repeats: int) -> dict:

@@ -140,7 +140,8 @@ class _Setup:
     """Everything points share: config, device, data pool, alphabet, and the peak per thread count."""
 
     def __init__(self, opts: TrainBenchOptions, largest_max_frames: int):
-        from recog.train.device import configure_backend, select_device
+        from recog.model.device import select_device
+        from recog.train.device import configure_backend
 
         self.config = load_config(opts.config, opts.overrides)
         self.device = select_device(opts.device or self.config.train.device)

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recog.model.checkpoint import CheckpointError
     from recog.train.average import average_checkpoints
-    from recog.train.checkpoint import CheckpointError
 
     try:
         average_checkpoints(args.checkpoints, args.output)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from recog.decode.config import ALPHA, BEAM_WIDTH, BETA
+
 T = TypeVar("T")
 
 
@@ -49,14 +51,14 @@ def _register_decode(verbs: argparse._SubParsersAction) -> None:
     d.add_argument("--lm-text", help="text for the LMs with --logprobs (default: the references)")
     d.add_argument("--utterances", type=int, default=200, help="synthetic utterances (default 200)")
     d.add_argument("--frames", type=int, default=500, help="synthetic frames per utterance (default 500)")
-    d.add_argument("--beams", type=_csv(int), default=(16, 64), help="beam widths (default 16,64)")
+    d.add_argument("--beams", type=_csv(int), default=(BEAM_WIDTH, 64), help=f"beam widths (default {BEAM_WIDTH},64)")
     d.add_argument("--lms", type=_csv(str), default=("none", "char", "word"), help="subset of none,char,word")
     d.add_argument("--threads", type=_csv(int), default=(1, os.cpu_count() or 1),
                    help="thread counts to measure (default 1,all cores)")
     d.add_argument("--decoders", type=_csv(str), default=None,
                    help="comma-separated decoder names (default: all; an unknown name lists them)")
-    d.add_argument("--alpha", type=float, default=0.5, help="LM weight for every decoder")
-    d.add_argument("--beta", type=float, default=1.0, help="word bonus for every decoder")
+    d.add_argument("--alpha", type=float, default=ALPHA, help="LM weight for every decoder")
+    d.add_argument("--beta", type=float, default=BETA, help="word bonus for every decoder")
     d.add_argument("--pyctcdecode-limit", type=int, default=40, help="utterances for the slow pure-Python peer")
     d.add_argument("--repeat", type=int, default=2, help="timed runs per point (best kept)")
     d.add_argument("--char-order", type=int, default=5)

@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 
-from recog.commands._decoding_args import add_decoder_args, decoder_from_args
+from recog.commands._decoding_args import add_decoder_args, decoder_config, load_recognizer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest (audio or ink rows)")
-    p.add_argument("--model", required=True, help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("--model", required=True, help="exported model (.onnx) or checkpoint (.pt, needs torch)")
     p.add_argument("manifest", help="JSONL manifest with references")
     add_decoder_args(p)
+    p.add_argument("--batch-size", type=int, default=16, help="inputs read and run together")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print N utterances with errors")
     p.add_argument("--save-logprobs", metavar="FILE.npz", default=None,
@@ -22,16 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recog.evaluate import evaluate, save_log_probs
-    from recog.inference import load_acoustic_model
+    from recog.runtime.evaluation import evaluate, save_log_probs
 
-    model = load_acoustic_model(args.model, threads=args.threads)
+    recognizer = load_recognizer(args, decoder_config(args), keep_log_probs=bool(args.save_logprobs))
     try:
-        result = evaluate(model, args.manifest, decoder_from_args(args, model), progress=sys.stderr.isatty())
-    except ValueError as err:  # e.g. an ink manifest given to an audio model
+        result = evaluate(recognizer, args.manifest, args.batch_size, progress=sys.stderr.isatty())
+    except (OSError, ValueError) as err:  # a missing manifest, an ink manifest given to an audio model
         raise SystemExit(f"error: {err}") from None
     if args.save_logprobs:
-        save_log_probs(result, model.alphabet, args.save_logprobs)
+        save_log_probs(result, recognizer.alphabet, args.save_logprobs)
     shown = 0
     for path, ref, hyp in result.rows:
         if ref != hyp and shown < args.show:

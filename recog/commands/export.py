@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics-from", metavar="CKPT", default=None,
                    help="store the dev metrics of this checkpoint instead (e.g. the held-out-speaker run "
                         "of a model that was then trained on every speaker)")
+    p.add_argument("--metrics-about", metavar="TEXT", default="",
+                   help="what the stored dev metrics were measured on, e.g. 'held-out speaker jackson, "
+                        "recipe digits seed 0' (stored in the model file)")
     p.set_defaults(func=run)
 
 
@@ -41,12 +44,13 @@ def recipe_dev_sets(info_config: dict) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from recog.export import ExportError, export_onnx, quantize_int8
     from recog.export.quantize import QuantizationRefused
-    from recog.train.checkpoint import CheckpointError
+    from recog.model.checkpoint import CheckpointError
 
     output = Path(args.output)
     summary: dict = {"model": str(output)}
     try:
-        report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from)
+        report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from,
+                             metrics_about=args.metrics_about)
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -33,14 +33,13 @@ def run(args: argparse.Namespace) -> int:
     title = args.text
     features = InkFeatureConfig()
     if args.model:
-        from recog.inference import load_acoustic_model
-        from recog.runtime import Recognizer
+        from recog.runtime import INK, Recognizer
 
-        model = load_acoustic_model(args.model)
-        if getattr(model, "modality", "audio") != "ink":
+        recognizer = Recognizer.load(args.model)
+        if recognizer.modality is not INK:
             raise SystemExit(f"error: {args.model}: not an ink model")
-        features = model.features
-        result = Recognizer(model).transcribe_ink(ink, args.ink)
+        features = recognizer.info.features
+        result = recognizer.transcribe_ink(ink, args.ink)
         if result.error:
             raise SystemExit(f"error: {result.error}")
         title = result.text

@@ -18,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recog.config import ConfigError, load_config
+    from recog.model.checkpoint import CheckpointError
     from recog.text import UnknownCharactersError
-    from recog.train.checkpoint import CheckpointError
     from recog.train.data_report import TooManySkipsError
     from recog.train.trainer import Trainer
 

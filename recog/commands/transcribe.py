@@ -7,12 +7,11 @@ Scale out on one machine with `torchrun --nproc-per-node N recog transcribe ...`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from recog.commands._decoding_args import add_decoder_args, decoder_from_args
+from recog.commands._decoding_args import add_decoder_args, decoder_config, load_recognizer
 
 EPILOG = """\
 output rows: {"path", "text", "score", "duration", "words": [{"word", "start", "end"}]}
@@ -49,44 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ext", action="append", default=None, metavar=".EXT",
                    help="extensions searched in folders (repeatable; default common audio types, "
                         "or .json/.xml for ink models)")
-    p.add_argument("--same-speaker", action="store_true",
-                   help="all inputs are one speaker (or one recording session): a first pass reads them all "
-                        "and normalizes by their mean spectrum (models with features.normalize = speaker; "
-                        "without it each input is normalized by its own)")
     p.add_argument("--text-only", action="store_true", help="print 'path<TAB>text' lines instead of JSON")
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar")
     add_decoder_args(p)
     p.set_defaults(func=run)
 
 
-def default_threads(requested: int) -> int:
-    """Split the cores among the processes of this machine (torchrun's LOCAL_WORLD_SIZE)."""
-    if requested > 0:
-        return requested
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    return max(1, (os.cpu_count() or 1) // local) if local > 1 else 0
-
-
-def load_recognizer(args: argparse.Namespace):
-    """Model (ONNX: torch-free; checkpoint: needs torch) + decoder from the arguments."""
-    from recog.inference import load_acoustic_model
-    from recog.runtime import Recognizer
-
-    try:
-        model = load_acoustic_model(args.model, threads=default_threads(args.threads))
-    except ModuleNotFoundError as err:
-        if err.name in ("torch", "torchaudio"):
-            raise SystemExit(f"error: {args.model}: a checkpoint needs torch (pip install 'recog[train]'); "
-                             "export it with `recog export` and pass the .onnx file") from None
-        raise
-    return Recognizer(model, decoder_from_args(args, model), chunk_seconds=args.chunk_seconds,
-                      min_seconds=args.min_seconds)
-
-
 def run(args: argparse.Namespace) -> int:
-    from recog.runtime.metadata import ModelFormatError
-    from recog.transcribe import (
-        AUDIO_EXTENSIONS,
+    from recog.runtime.batch_job import (
         Sinks,
         common_root,
         expand_inputs,
@@ -104,17 +73,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {err}") from None
     if count > 1 and "-" in args.inputs and not args.shard:
         raise SystemExit("error: several processes cannot share stdin; put the paths in a .txt list")
-    try:
-        recognizer = load_recognizer(args)
-    except (ModelFormatError, OSError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
-    from recog.features.ink.io import INK_EXTENSIONS
-
-    default_ext = INK_EXTENSIONS if recognizer.modality == "ink" else AUDIO_EXTENSIONS
-    everything = expand_inputs(args.inputs, args.ext or default_ext)
+    recognizer = load_recognizer(args, decoder_config(args), chunk_seconds=args.chunk_seconds,
+                                 min_seconds=args.min_seconds)
+    everything = expand_inputs(args.inputs, args.ext or recognizer.modality.extensions)
     paths = shard_paths(everything, index, count)
-    if args.same_speaker:
-        enroll(recognizer, everything, progress=not args.quiet_progress and sys.stderr.isatty())
     to_stdout = args.output in ("-", "/dev/stdout")
     output = None if to_stdout else Path(args.output)
     paths, skipped = pending(paths, output)
@@ -137,27 +99,10 @@ def run(args: argparse.Namespace) -> int:
         summary = transcribe_paths(recognizer, paths, sinks, batch_size=args.batch_size,
                                    progress=not args.quiet_progress and sys.stderr.isatty())
     shard = f" (shard {index}/{count})" if count > 1 else ""
-    done, amount = ((f"{summary.transcribed} ink lines", "") if recognizer.modality == "ink"
-                    else (str(summary.transcribed), f"; {summary.audio_seconds:.1f} s of audio"))
+    done, amount = ((str(summary.transcribed), f"; {summary.audio_seconds:.1f} s of audio")
+                    if recognizer.modality.timed_in_seconds else (f"{summary.transcribed} ink lines", ""))
     print(f"transcribed {done}, failed {summary.failed}, already done {skipped}{shard}{amount}", file=sys.stderr)
     return 1 if summary.failed else 0
-
-
-def enroll(recognizer, paths: list[str], progress: bool) -> None:
-    """`--same-speaker`: the recognizer's speaker spectrum from all inputs (every shard reads them all,
-    so shards and resumed runs normalize alike)."""
-    if not recognizer.normalizes_per_speaker:
-        print("note: --same-speaker has no effect: this model does not normalize per speaker", file=sys.stderr)
-        return
-    from tqdm import tqdm
-
-    try:
-        _, errors = recognizer.enroll(tqdm(paths, desc="speaker spectrum", file=sys.stderr, disable=not progress,
-                                           mininterval=1))
-    except ValueError as err:
-        raise SystemExit(f"error: --same-speaker: {err}") from None
-    print(f"--same-speaker: spectrum of {len(paths) - len(errors)} input(s); "
-          f"{len(errors)} unreadable, left out (each becomes an error row where it is transcribed)", file=sys.stderr)
 
 
 class _TextOnly:

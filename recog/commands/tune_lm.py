@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from recog.commands._decoding_args import add_hotword_args
+from recog.commands._decoding_args import add_hotword_args, load_recognizer
+from recog.decode.config import BEAM_WIDTH
 
 
 def _floats(text: str) -> list[float]:
@@ -30,13 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("manifest", help="JSONL dev manifest with references")
     p.add_argument("--lm", required=True, help="n-gram language model (ARPA)")
     p.add_argument("--alphas", type=_floats, default=_floats("0,0.25,0.5,0.75,1.0,1.5"),
-                   help="comma-separated alpha values (default 0,0.25,0.5,0.75,1.0,1.5)")
+                   help="comma-separated alpha values (default: 0,0.25,0.5,0.75,1.0,1.5)")
     p.add_argument("--betas", type=_floats, default=_floats("0,0.5,1,2"),
-                   help="comma-separated beta values (default 0,0.5,1,2)")
-    p.add_argument("--beam-width", type=int, default=16, help="hypotheses kept per frame (default 16)")
+                   help="comma-separated beta values (default: 0,0.5,1,2)")
+    p.add_argument("--beam-width", type=int, default=BEAM_WIDTH, help="hypotheses kept per frame")
     add_hotword_args(p)
-    p.add_argument("--metric", choices=["wer", "cer"], default="wer", help="what to minimize (default wer)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0 = default)")
+    p.add_argument("--metric", choices=["wer", "cer"], default="wer", help="what to minimize")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0 = all cores)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=run)
 
@@ -45,18 +46,19 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from recog.decode import tune_alpha_beta
-    from recog.evaluate import compute_log_probs
-    from recog.inference import load_acoustic_model
+    from recog.runtime.evaluation import evaluate
 
     start = time.time()
-    model = load_acoustic_model(args.model, threads=args.threads)
-    log_probs, refs, _paths, failed, _seconds = compute_log_probs(model, args.manifest, progress=sys.stderr.isatty())
-    for path, why in failed:
-        print(f"warning: not scored: {path}: {why}", file=sys.stderr)
+    recognizer = load_recognizer(args, "greedy", keep_log_probs=True)
+    try:
+        scored = evaluate(recognizer, args.manifest, progress=sys.stderr.isatty())
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    log_probs, refs = scored.log_probs, [ref for _path, ref, _hyp in scored.rows]
     if not log_probs:
         print(f"error: {args.manifest}: no utterance could be read", file=sys.stderr)
         return 1
-    result = tune_alpha_beta(log_probs, refs, model.alphabet, args.lm, args.alphas, args.betas,
+    result = tune_alpha_beta(log_probs, refs, recognizer.alphabet, args.lm, args.alphas, args.betas,
                              beam_width=args.beam_width, metric=args.metric,
                              hotwords=args.hotwords, hotword_weight=args.hotword_weight)
     if not args.json:

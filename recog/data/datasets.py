@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from recog.config import RecipeConfig
 from recog.data.dataset import AudioDataset
 from recog.data.ink_dataset import InkDataset
 from recog.data.manifest import Utterance
 from recog.text import Alphabet
+
+if TYPE_CHECKING:  # the recipe type only: data sits below model in the layers
+    from recog.config import RecipeConfig
 
 
 def build_dataset(config: RecipeConfig, utterances: Sequence[Utterance], alphabet: Alphabet,

@@ -34,8 +34,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from recog.decode.config import ALPHA, BEAM_WIDTH, BETA, HOTWORD_WEIGHT, DecoderConfig
 from recog.decode.lexicon import Hotwords, WordTrie, read_hotwords, read_word_list
 from recog.decode.lm import NgramLM, empty_tables, load_lm
+from recog.decode.result import DecodeResult, words_from_frames
 from recog.decode.search_kernel import (
     LM_CHAR,
     LM_NONE,
@@ -114,26 +116,17 @@ class Hypothesis:
         """Last frame of each token."""
         return [b for _, b in self.token_frames]
 
-    def word_times(self, seconds_per_frame: float, space: str = " ") -> list[tuple[str, float, float]]:
-        """(word, start s, end s) per word of `text`: start = first frame of its first token,
-        end = one frame past the last frame of its last token.
+    def word_times(self, seconds_per_frame: float) -> list[tuple[str, float, float]]:
+        """(word, start s, end s) per word of `text` (`recog.decode.result.words_from_frames`):
+        start = first frame of its first token, end = one frame past the last frame of its last token.
 
         Args:
             seconds_per_frame: duration of one log-prob frame (hop length x subsampling, e.g. 0.04).
         """
-        out: list[tuple[str, float, float]] = []
-        chars = list(self.text)
-        if len(chars) != len(self.token_frames):
+        if len(self.text) != len(self.token_frames):
             raise ValueError("word_times needs `text` with one character per token")
-        start = -1
-        for i, ch in enumerate([*chars, space]):
-            if ch != space and start < 0:
-                start = i
-            elif ch == space and start >= 0:
-                first, last = self.token_frames[start][0], self.token_frames[i - 1][1]
-                out.append(("".join(chars[start:i]), first * seconds_per_frame, (last + 1) * seconds_per_frame))
-                start = -1
-        return out
+        words = words_from_frames(list(self.text), self.start_frames, 1.0 / seconds_per_frame, self.end_frames)
+        return [(w.word, w.start, w.end) for w in words]
 
 
 @dataclass
@@ -179,14 +172,14 @@ class BeamDecoder:
     """
 
     alphabet: Alphabet
-    beam_width: int = 16
+    beam_width: int = BEAM_WIDTH
     lm_path: str | Path | NgramLM | None = None
-    alpha: float = 0.5
-    beta: float = 1.0
+    alpha: float = ALPHA
+    beta: float = BETA
     lm_unit: str = "auto"
     lexicon: str | Path | Iterable[str] | None = None
     hotwords: str | Path | Iterable[str | tuple[str, float]] | None = None
-    hotword_weight: float = 2.0
+    hotword_weight: float = HOTWORD_WEIGHT
     token_min_logp: float = -10.0
     token_top_k: int | None = None
     beam_threshold: float = 20.0
@@ -411,7 +404,7 @@ def _decoder(alphabet: Alphabet | None, vsize: int, beam_width: int, lm, kwargs:
 
 def prefix_beam_search(
     log_probs: np.ndarray,
-    beam_width: int = 16,
+    beam_width: int = BEAM_WIDTH,
     lm: str | Path | NgramLM | None = None,
     *,
     alphabet: Alphabet | None = None,
@@ -438,7 +431,7 @@ def prefix_beam_search(
 def decode_batch(
     log_probs: np.ndarray,
     lengths: Sequence[int] | np.ndarray | None = None,
-    beam_width: int = 16,
+    beam_width: int = BEAM_WIDTH,
     lm: str | Path | NgramLM | None = None,
     *,
     alphabet: Alphabet | None = None,
@@ -456,3 +449,18 @@ def decode_batch(
             for h in hyps:
                 h.text = ""
     return results
+
+
+def beam_decoder(config: DecoderConfig, alphabet: Alphabet, frame_rate: float):
+    """A decoder (log-probs [T', V] -> `DecodeResult` of the best hypothesis) from `config`."""
+    beam = BeamDecoder(alphabet, beam_width=config.beam_width, lm_path=config.lm, alpha=config.alpha,
+                       beta=config.beta, hotwords=config.hotwords, hotword_weight=config.hotword_weight)
+
+    def decode(log_probs: np.ndarray) -> DecodeResult:
+        hyp = beam.decode(log_probs)[0]
+        starts = hyp.start_frames
+        chars, char_frames = alphabet.spell(hyp.tokens, starts)
+        return DecodeResult("".join(chars).strip(), float(hyp.score), list(hyp.tokens), starts,
+                            words_from_frames(chars, char_frames, frame_rate))
+
+    return decode

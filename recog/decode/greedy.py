@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recog.decode.result import DecodeResult, words_from_frames
+from recog.text import Alphabet
+
 
 def greedy_decode(log_probs: np.ndarray) -> list[int]:
     """log_probs [T, V] (blank = 0) -> token ids with repeats collapsed and blanks removed."""
@@ -26,3 +29,19 @@ def greedy_token_frames(log_probs: np.ndarray) -> tuple[list[int], list[int]]:
             frames.append(t)
         prev = k
     return tokens, frames
+
+
+def greedy_decoder(alphabet: Alphabet, frame_rate: float):
+    """A decoder (log-probs [T', V] -> `DecodeResult`) doing best-path decoding.
+
+    Score: the sum over frames of the best token's log-probability (natural log).
+    """
+
+    def decode(log_probs: np.ndarray) -> DecodeResult:
+        tokens, frames = greedy_token_frames(log_probs)
+        score = float(log_probs.max(axis=-1).sum()) if len(log_probs) else 0.0
+        chars, char_frames = alphabet.spell(tokens, frames)
+        return DecodeResult("".join(chars).strip(), score, tokens, frames,
+                            words_from_frames(chars, char_frames, frame_rate))
+
+    return decode

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from recog.decode.beam import BeamDecoder
+from recog.decode.config import BEAM_WIDTH
 from recog.decode.lm import NgramLM, load_lm
 from recog.metrics import error_rates
 from recog.text import Alphabet
@@ -53,7 +54,7 @@ def tune_alpha_beta(
     lm: str | Path | NgramLM,
     alphas: Sequence[float],
     betas: Sequence[float],
-    beam_width: int = 16,
+    beam_width: int = BEAM_WIDTH,
     metric: str = "wer",
     **options,
 ) -> TuneResult:

@@ -25,15 +25,13 @@ import onnx
 import torch
 from torch import nn
 
-from recog.config import RecipeConfig, to_dict
 from recog.export.errors import ExportError
 from recog.export.onnx_file import check_lstm_lengths, save_atomic, write_metadata
 from recog.export.parity import check_parity
 from recog.model import BiLSTMCTC
+from recog.model.checkpoint import load_model, load_state
 from recog.model.lengths import length_mask
-from recog.runtime.metadata import ModelInfo
-from recog.text import Alphabet
-from recog.train.checkpoint import load_model, load_state
+from recog.runtime.model_file import ModelInfo
 
 OPSET = 17
 INPUTS = ["features", "lengths"]
@@ -76,24 +74,6 @@ class ExportReport:
     size_bytes: int
 
 
-def model_info(config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, float] | None = None) -> ModelInfo:
-    """The runtime metadata of a trained recipe."""
-    sub = config.model.subsampling
-    features = config.feature_config
-    kept = {k: float(v) for k, v in (metrics or {}).items() if k.endswith(("_wer", "_cer")) and v is not None}
-    return ModelInfo(
-        alphabet=alphabet,
-        features=features,
-        normalizer=config.text.normalizer,
-        subsampling=sub,
-        frame_rate=features.frame_rate / sub,
-        modality=config.data.modality,
-        name=config.name,
-        metrics=kept,
-        config=to_dict(config),
-    )
-
-
 def export_onnx(
     checkpoint: str | Path,
     output: str | Path,
@@ -101,13 +81,15 @@ def export_onnx(
     tolerance: float = 1e-4,
     parity_batches: tuple[int, ...] = (1, 3, 8),
     metrics_from: str | Path | None = None,
+    metrics_about: str = "",
 ) -> ExportReport:
     """Export `checkpoint` to `output` and prove it computes what PyTorch does.
 
     The dev metrics written into the metadata are the checkpoint's own, or those of
     `metrics_from` (another checkpoint of the same recipe): for a model trained on
     every speaker, whose own dev figures were measured on its training data, the
-    figures of the held-out-speaker run are the honest ones.
+    figures of the held-out-speaker run are the honest ones. `metrics_about` says what
+    they were measured on (stored as `recog.metrics_about`).
 
     Raises `ExportError` (and leaves no file) when a LSTM lacks sequence_lens or
     the max abs log-prob difference on padded batches exceeds `tolerance`.
@@ -131,7 +113,7 @@ def export_onnx(
         proto = onnx.load(str(tmp))
         check_lstm_lengths(proto, checkpoint)
         metrics = load_state(metrics_from).get("metrics") if metrics_from else state.get("metrics")
-        info = model_info(config, alphabet, metrics)
+        info = ModelInfo.from_recipe(config, alphabet, metrics, metrics_about)
         write_metadata(proto, info)
         proto.producer_name, proto.doc_string = "recog", f"BiLSTM-CTC recipe {config.name!r} ({len(alphabet)} tokens)"
         onnx.checker.check_model(proto)

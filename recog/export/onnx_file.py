@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 
 from recog.export.errors import ExportError
-from recog.runtime.metadata import ModelInfo
+from recog.runtime.model_file import ModelInfo
 
 
 def write_metadata(model: onnx.ModelProto, info: ModelInfo) -> None:

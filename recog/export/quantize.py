@@ -17,7 +17,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from recog.export.errors import ExportError
 from recog.export.onnx_file import save_atomic, write_metadata
-from recog.runtime.metadata import read_model_info
+from recog.runtime.model_file import read_model_info
 
 # Conv stays fp32: ConvInteger is slower than the fp32 kernel in onnxruntime on CPU
 # and the front end is a small part of the cost.
@@ -72,12 +72,10 @@ def quantize_weights(source: str | Path, target: str | Path) -> None:
 
 def dev_error_rates(model_path: str | Path, manifest: str | Path, threads: int = 0) -> dict[str, float]:
     """Greedy-decoding WER/CER (percent) of an ONNX model on a manifest."""
-    from recog.evaluate import evaluate
-    from recog.inference.decoding import greedy_decoder
-    from recog.runtime.onnx_model import OnnxAcousticModel
+    from recog.runtime import Recognizer
+    from recog.runtime.evaluation import evaluate
 
-    model = OnnxAcousticModel(model_path, threads=threads)
-    result = evaluate(model, manifest, greedy_decoder(model.alphabet, model.frame_rate), progress=False)
+    result = evaluate(Recognizer.from_onnx(model_path, threads=threads), manifest, progress=False)
     if result.utterances == 0:
         raise ExportError(f"{manifest}: no usable utterance to measure int8 accuracy on")
     return {"wer": round(result.wer, 3), "cer": round(result.cer, 3)}

@@ -1,4 +1,5 @@
-"""Batch transcription: inputs -> JSONL rows (and CTM / SRT), written and flushed as produced.
+"""The batch job behind `recog transcribe`: inputs -> JSONL rows (and CTM / SRT), written and
+flushed as produced.
 
 Rows: `{"path", "text", "score", "duration", "words": [{"word", "start", "end"}]}`;
 an input that cannot be used gives `{"path", "error"}` and the rest go on.
@@ -26,9 +27,9 @@ from tqdm import tqdm
 
 from recog.data.manifest import read_manifest
 from recog.runtime.formats import ctm_lines, srt_text
+from recog.runtime.modality import AUDIO_EXTENSIONS
 from recog.runtime.recognizer import Recognizer, Transcript
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recog.inference.decoding import Decoder
+from recog.decode.config import Decoder
 
 
 @dataclass

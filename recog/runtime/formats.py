@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recog.inference.decoding import Word
+from recog.decode.result import Word
 
 
 def recording_id(path: str) -> str:

@@ -1,4 +1,7 @@
-"""What an exported model file says about itself: the `metadata_props` of `model.onnx`.
+"""The model file format `recog-onnx-1`: what an exported `model.onnx` says about itself.
+
+The full specification (graph inputs/outputs, every key, the feature pipeline) is
+docs/model-format.md. This module reads and writes the `metadata_props`:
 
 Every key starts with `recog.`; values are strings (JSON where structured):
 
@@ -13,20 +16,26 @@ Every key starts with `recog.`; values are strings (JSON where structured):
     recog.modality      "audio" (or "ink")
     recog.recipe        the training recipe's name
     recog.metrics       JSON dev metrics measured in training (`<dev set>_wer`/`_cer`, percent)
+    recog.metrics_about what the metrics were measured on (which speakers or writers, which run);
+                        optional
     recog.quantization  "none" or "int8"
     recog.config        JSON of the whole recipe configuration (for the record)
 
-Torch-free: both the exporter (writes) and the runtime (reads) use it.
+Torch-free: the exporter writes through `ModelInfo.to_props`, the runtime reads with
+`read_model_info` / `ModelInfo.from_props`. Paths inside `recog.config` are stored
+relative to the folder the export ran in (the repository root), never absolute.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recog.config import RecipeConfig, to_dict
 from recog.features.config import AudioFeatureConfig
 from recog.features.ink.config import InkFeatureConfig
 from recog.text import Alphabet, TextNormalizer
@@ -52,6 +61,8 @@ class ModelInfo:
         modality: "audio" or "ink".
         name: recipe name.
         metrics: dev metrics in percent, e.g. {"dev_strings_wer": 3.1, ...}.
+        metrics_about: what `metrics` were measured on, e.g. "held-out speaker jackson,
+            recipe digits seed 0" ("" when not stated).
         quantization: "none" or "int8".
         config: the full recipe configuration as a plain dict ({} if unknown).
     """
@@ -64,8 +75,21 @@ class ModelInfo:
     modality: str = "audio"
     name: str = "recipe"
     metrics: dict[str, float] = field(default_factory=dict)
+    metrics_about: str = ""
     quantization: str = "none"
     config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, float] | None = None,
+                    metrics_about: str = "") -> ModelInfo:
+        """The metadata of a model trained with `config`: dev WER/CER kept from `metrics`,
+        the recipe stored with repository-relative paths (`portable_config`)."""
+        sub = config.model.subsampling
+        features = config.feature_config
+        kept = {k: float(v) for k, v in (metrics or {}).items() if k.endswith(("_wer", "_cer")) and v is not None}
+        return cls(alphabet=alphabet, features=features, normalizer=config.text.normalizer, subsampling=sub,
+                   frame_rate=features.frame_rate / sub, modality=config.data.modality, name=config.name,
+                   metrics=kept, metrics_about=metrics_about, config=portable_config(to_dict(config)))
 
     def to_props(self) -> dict[str, str]:
         """The `metadata_props` key/value strings."""
@@ -80,6 +104,7 @@ class ModelInfo:
             "modality": self.modality,
             "recipe": self.name,
             "metrics": json.dumps(self.metrics),
+            "metrics_about": self.metrics_about,
             "quantization": self.quantization,
             "config": json.dumps(self.config, ensure_ascii=False),
         }
@@ -109,6 +134,7 @@ class ModelInfo:
                 modality=modality,
                 name=get("recipe"),
                 metrics=json.loads(props.get(PREFIX + "metrics", "{}")),
+                metrics_about=props.get(PREFIX + "metrics_about", ""),
                 quantization=props.get(PREFIX + "quantization", "none"),
                 config=json.loads(props.get(PREFIX + "config", "{}")),
             )
@@ -132,3 +158,17 @@ def read_model_info(path: str | Path) -> ModelInfo:
     except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelFormatError(f"{path}: cannot load ONNX model ({err})") from None
     return ModelInfo.from_props(session.get_modelmeta().custom_metadata_map, path)
+
+
+def portable_config(config: dict[str, Any], root: str | Path | None = None) -> dict[str, Any]:
+    """The recipe dict with `base_dir` relative to `root` (default: the working directory).
+
+    A `base_dir` outside `root` becomes "." so that no file carries the building
+    machine's absolute paths.
+    """
+    out = dict(config)
+    base = out.get("base_dir")
+    if base and os.path.isabs(base):
+        rel = os.path.relpath(base, Path(root or os.getcwd()).resolve())
+        out["base_dir"] = "." if rel.startswith("..") else rel
+    return out

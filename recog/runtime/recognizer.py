@@ -1,21 +1,22 @@
-"""`Recognizer`: audio or ink in, transcripts out. The one transcription engine of recog.
+"""`Recognizer`: audio or ink in, transcripts out. The one path every caller runs a model through.
 
     from recog.runtime import Recognizer
     rec = Recognizer.from_onnx("models/digits-en/model.onnx", threads=2)
     for t in rec.transcribe(["a.wav", "b.flac"]):
         print(t.path, t.text, t.words)
 
-Short files are read whole, featurized, run through the model in
-length-bucketed batches and decoded. Files longer than `chunk_seconds` are
-read window by window (see `recog.runtime.chunking`), so memory stays bounded
-whatever their length. A file that cannot be used gives a `Transcript` with
-`error` set; nothing raises out of `iter_transcribe` for a bad input.
+`recog transcribe` (`recog.runtime.batch_job`), `recog evaluate` and `recog tune-lm`
+(`recog.runtime.evaluation`) and the benchmarks all call `iter_transcribe`.
 
-An ink model (modality "ink") reads JSON ink files, IAM-OnDB XML files and
-`pack.npz#index` lines (see `recog.features.ink.io`) or `Ink` objects; a line is
-never chunked, and word times are in feature vectors instead of seconds.
+Short inputs are read whole, featurized, run through the model in
+length-bucketed batches and decoded. Audio longer than `chunk_seconds` is read
+window by window (`recog.runtime.chunking`), so memory stays bounded whatever
+its length. An input that cannot be used gives a `Transcript` with `error` set;
+nothing raises out of `iter_transcribe` for a bad input.
 
-Works with any `AcousticModel`: the ONNX one (torch-free) or a checkpoint.
+An ink model reads JSON ink files, IAM-OnDB XML files and `pack.npz#index`
+lines (`recog.features.ink.io`) or `Ink` objects; a line is never chunked, and
+word times are in feature vectors instead of seconds.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from recog.features.ink import Ink, InkError, load_ink
-from recog.features.io import AudioReadError, load_audio
-from recog.features.speaker import own_spectrum
-from recog.inference import AcousticModel
-from recog.inference.decoding import Decoder, DecodeResult, Word, build_decoder, words_from_frames
+from recog.decode.config import Decoder, DecoderConfig
+from recog.decode.result import DecodeResult, Word, words_from_frames
+from recog.features.ink.strokes import Ink
+from recog.features.io import AudioReadError
+from recog.runtime.backends import AcousticModel, load_acoustic_model
 from recog.runtime.chunking import StreamingDecoder, plan_windows
+from recog.runtime.modality import AUDIO, INPUT_ERRORS
 from recog.runtime.sources import ArraySource, FileSource
 
 
@@ -48,6 +50,8 @@ class Transcript:
         duration: audio seconds (0 for ink).
         words: words with start/end seconds (ink: feature-vector indices).
         error: why the input could not be transcribed (None on success); names the file.
+        log_probs: the model's output [T', V] float32, kept only when the recognizer's
+            `keep_log_probs` is set (evaluation, LM tuning); never written to rows.
     """
 
     path: str
@@ -56,6 +60,7 @@ class Transcript:
     duration: float = 0.0
     words: list[Word] = field(default_factory=list)
     error: str | None = None
+    log_probs: np.ndarray | None = field(default=None, repr=False)
 
     def to_row(self) -> dict[str, Any]:
         """The JSONL row: {path, text, score, duration, words: [{word, start, end}]} or {path, error}."""
@@ -70,94 +75,59 @@ class Recognizer:
     """Model + decoder + the policy for batching and long inputs.
 
     Args:
-        model: any `AcousticModel`.
-        decoder: log-probs [T', V] -> `DecodeResult` (default greedy).
-        chunk_seconds: inputs longer than this are processed in windows of this length.
+        model: an `AcousticModel` (ONNX file or checkpoint).
+        decoder: a `DecoderConfig` (default greedy) or a ready decoder function.
+        chunk_seconds: audio longer than this is processed in windows of this length.
         context_seconds: overlap dropped at each inner window edge (BiLSTM context).
-        min_seconds: shorter inputs are errors ("too short").
+        min_seconds: shorter audio is an error ("too short").
         windows_per_batch: windows of one long input run through the model together.
-
-    A model trained with `features.normalize = "speaker"` normalizes every input by
-    `speaker_spectrum` when it is set (`enroll` sets it from some of the speaker's
-    audio), else each input (each window of a long one) by its own spectrum.
+        keep_log_probs: keep each input's log-probs on its `Transcript` (evaluation, tuning).
     """
 
     def __init__(
         self,
         model: AcousticModel,
-        decoder: Decoder | None = None,
+        decoder: DecoderConfig | Decoder | None = None,
         chunk_seconds: float = 30.0,
         context_seconds: float = 2.0,
         min_seconds: float = 0.05,
         windows_per_batch: int = 4,
+        keep_log_probs: bool = False,
     ):
         self.model = model
-        self.decoder = decoder or build_decoder("greedy", model.alphabet, model.frame_rate)
-        self.modality = getattr(model, "modality", "audio")
-        self.rate = model.features.sample_rate if self.modality == "audio" else 1
-        self.frame_samples = int(round(self.rate / model.frame_rate))
-        self.chunk_frames = max(1, int(round(chunk_seconds * model.frame_rate)))
-        self.context_frames = int(round(context_seconds * model.frame_rate))
+        self.info = model.info
+        self.modality = model.modality
+        self.alphabet = self.info.alphabet
+        self.frame_rate = self.info.frame_rate
+        config = decoder if isinstance(decoder, DecoderConfig) else DecoderConfig()
+        self.decoder = decoder if callable(decoder) else config.build(self.alphabet, self.frame_rate)
+        self.rate = self.modality.rate(self.info.features)
+        self.frame_samples = int(round(self.rate / self.frame_rate))
+        self.chunk_frames = max(1, int(round(chunk_seconds * self.frame_rate)))
+        self.context_frames = int(round(context_seconds * self.frame_rate))
         self.chunk_seconds = chunk_seconds
         self.min_seconds = min_seconds
         self.windows_per_batch = max(1, windows_per_batch)
-        self.speaker_spectrum: np.ndarray | None = None
+        self.keep_log_probs = keep_log_probs
 
     @classmethod
-    def from_onnx(cls, path: str | Path, threads: int = 0, decoder: str = "greedy", beam_width: int = 16,
-                  lm: str | None = None, alpha: float = 0.5, beta: float = 1.0, hotwords: str | None = None,
-                  hotword_weight: float = 2.0, **options: Any) -> Recognizer:
-        """An exported model with a greedy or beam (+ n-gram LM, + hotword file) decoder;
-        `options` go to `__init__`."""
-        from recog.runtime.onnx_model import OnnxAcousticModel
+    def load(cls, path: str | Path, threads: int = 0, decoder: DecoderConfig | str = "greedy",
+             **options: Any) -> Recognizer:
+        """A model file (`.onnx`, torch-free) or checkpoint (`.pt`, needs torch) with a decoder
+        (`DecoderConfig`, or "greedy"/"beam" with default settings); `options` go to `__init__`."""
+        config = DecoderConfig(kind=decoder) if isinstance(decoder, str) else decoder
+        return cls(load_acoustic_model(path, threads=threads), config, **options)
 
-        model = OnnxAcousticModel(path, threads=threads)
-        return cls(model, build_decoder(decoder, model.alphabet, model.frame_rate, beam_width, lm, alpha, beta,
-                                        hotwords=hotwords, hotword_weight=hotword_weight), **options)
+    @classmethod
+    def from_onnx(cls, path: str | Path, threads: int = 0, decoder: DecoderConfig | str = "greedy",
+                  **options: Any) -> Recognizer:
+        """An exported ONNX model, whatever its suffix (see `load`); raises `ModelFormatError` naming the file."""
+        from recog.runtime.backends.onnx import OnnxAcousticModel
+
+        config = DecoderConfig(kind=decoder) if isinstance(decoder, str) else decoder
+        return cls(OnnxAcousticModel(path, threads=threads), config, **options)
 
     # ---- public API ---------------------------------------------------------------
-    @property
-    def normalizes_per_speaker(self) -> bool:
-        """True for an audio model trained with `features.normalize = "speaker"`."""
-        return self.modality == "audio" and self.model.features.normalize == "speaker"
-
-    def enroll(self, inputs: Iterable[str | Path | np.ndarray]) -> tuple[np.ndarray, list[str]]:
-        """Set `speaker_spectrum` from audio of the speaker (paths, or waveforms at the model's rate).
-
-        Returns (the spectrum [n_mels], errors of inputs that could not be read, each naming
-        its file). Long files count window by window. Raises ValueError when the model
-        does not normalize per speaker, or when no input could be read.
-        """
-        if not self.normalizes_per_speaker:
-            raise ValueError("this model does not normalize per speaker (features.normalize is "
-                             f"{getattr(self.model.features, 'normalize', 'ink')!r}); nothing to enroll")
-        spectra, errors = [], []
-        for item in inputs:
-            try:
-                spectra.extend(own_spectrum(w, self.model.features) for w in self._enrollment_waves(item))
-            except Exception as err:
-                errors.append(_describe(str(item), err))
-        if not spectra:
-            raise ValueError("no enrollment audio could be read" + (f": {errors[0]}" if errors else ""))
-        self.speaker_spectrum = np.mean(spectra, 0).astype(np.float32)
-        return self.speaker_spectrum, errors
-
-    def _enrollment_waves(self, item: str | Path | np.ndarray) -> Iterator[np.ndarray]:
-        """The input's audio, whole or (long files) window by window."""
-        if isinstance(item, np.ndarray):
-            yield np.asarray(item, np.float32)
-            return
-        if not self._is_long(str(item)):
-            yield load_audio(item, self.rate, min_seconds=self.min_seconds)
-            return
-        source = FileSource(str(item), self.rate)
-        try:
-            step = int(self.chunk_seconds * self.rate)
-            for start in range(0, source.num_samples, step):
-                yield source.read(start, min(start + step, source.num_samples))
-        finally:
-            source.close()
-
     def transcribe(self, inputs: Iterable[str | Path | np.ndarray | Ink], batch_size: int = 16) -> list[Transcript]:
         """Paths, waveforms [N] float32 at the model's rate, or `Ink` lines -> one `Transcript` each, in order."""
         items = list(inputs)
@@ -165,12 +135,12 @@ class Recognizer:
             return [self.transcribe_ink(ink, f"<ink {i}>") for i, ink in enumerate(items)]
         if all(isinstance(x, np.ndarray) for x in items):
             return [self.transcribe_wave(w, f"<array {i}>") for i, w in enumerate(items)]
-        if any(isinstance(x, np.ndarray) for x in items):
-            raise TypeError("pass either paths or waveforms, not both")
+        if any(isinstance(x, np.ndarray | Ink) for x in items):
+            raise TypeError("pass either paths, waveforms or Ink objects, not a mixture")
         return list(self.iter_transcribe([str(x) for x in items], batch_size))
 
     def iter_transcribe(self, paths: Iterable[str], batch_size: int = 16) -> Iterator[Transcript]:
-        """Transcripts in input order, produced batch by batch (at most `batch_size` short files in memory)."""
+        """Transcripts in input order, produced batch by batch (at most `batch_size` short inputs in memory)."""
         batch: list[str] = []
         for path in paths:
             batch.append(path)
@@ -182,54 +152,58 @@ class Recognizer:
 
     def transcribe_ink(self, ink: Ink, name: str = "<ink>") -> Transcript:
         """One ink line (ink models only)."""
-        if self.modality != "ink":
-            return Transcript(name, error=f"{name}: this is an {self.modality} model; it cannot read ink")
-        feats = self.model.featurize(ink)
-        if feats.shape[0] == 0:
-            return Transcript(name, error=f"{name}: ink has no points")
-        return self._transcript(name, self.decoder(self.model.log_probs([feats])[0]), 0.0)
+        if self.modality is AUDIO:
+            return Transcript(name, error=f"{name}: this is an audio model; it cannot read ink")
+        try:
+            feats = self.modality.featurize(ink, self.info.features)
+        except INPUT_ERRORS as err:
+            return Transcript(name, error=str(err))
+        return self._decoded(name, self.model.log_probs([feats])[0], 0.0)
 
     def transcribe_wave(self, wave: np.ndarray, name: str = "<array>") -> Transcript:
         """One waveform [N] float32 at the model's rate (chunked when long)."""
+        if self.modality is not AUDIO:
+            return Transcript(name, error=f"{name}: this is an {self.modality.name} model; it cannot read audio")
         wave = np.asarray(wave, np.float32)
         if wave.shape[0] < self.min_seconds * self.rate or wave.shape[0] == 0:
             return Transcript(name, error=f"{name}: audio too short ({wave.shape[0] / self.rate:.3f} s)")
         if wave.shape[0] > self.chunk_seconds * self.rate:
             return self._long(ArraySource(wave, self.rate, name))
-        lp = self.model.log_probs([self.model.featurize(wave, self.speaker_spectrum)])[0]
-        return self._transcript(name, self.decoder(lp), wave.shape[0] / self.rate)
+        lp = self.model.log_probs([self.modality.featurize(wave, self.info.features)])[0]
+        return self._decoded(name, lp, wave.shape[0] / self.rate)
 
     # ---- internals ----------------------------------------------------------------
+    def _read(self, path: str) -> tuple[np.ndarray, float]:
+        """Features [T, F] of one short input and its audio seconds (0 for ink)."""
+        data = self.modality.read(path, self.info.features)
+        if self.modality is AUDIO:
+            seconds = data.shape[0] / self.rate
+            if seconds < self.min_seconds:
+                raise AudioReadError(f"{path}: audio too short ({seconds:.3f} s < {self.min_seconds} s)")
+            return self.modality.featurize(data, self.info.features), seconds
+        return self.modality.featurize(data, self.info.features), 0.0
+
     def _batch(self, paths: list[str]) -> list[Transcript]:
-        results: list[Transcript | None] = [None] * len(paths)
+        results: list[Transcript] = [Transcript(p) for p in paths]
         short: list[tuple[int, np.ndarray]] = []
         for i, path in enumerate(paths):
             try:
-                if self.modality == "ink":
-                    feats = self.model.featurize(load_ink(path))
-                    if feats.shape[0] == 0:
-                        raise InkError(f"{path}: ink has no points")
-                    short.append((i, feats))
-                    results[i] = Transcript(path)
-                    continue
-                if self._is_long(path):
+                if self.modality is AUDIO and self._is_long(path):
                     results[i] = self._long_file(path)
                     continue
-                wave = load_audio(path, self.rate, min_seconds=self.min_seconds)
-                short.append((i, self.model.featurize(wave, self.speaker_spectrum)))
-                results[i] = Transcript(path, duration=wave.shape[0] / self.rate)
+                feats, results[i].duration = self._read(path)
+                short.append((i, feats))
             except Exception as err:  # every input gets a row, whatever went wrong
                 results[i] = Transcript(path, error=_describe(path, err))
         for i, lp in self._log_probs(short, paths, results):
             try:
-                done = self._transcript(paths[i], self.decoder(lp), results[i].duration)  # type: ignore[union-attr]
-                results[i] = done
+                results[i] = self._decoded(paths[i], lp, results[i].duration)
             except Exception as err:
                 results[i] = Transcript(paths[i], error=_describe(paths[i], err))
-        return results  # type: ignore[return-value]
+        return results
 
     def _log_probs(self, short: list[tuple[int, np.ndarray]], paths: list[str],
-                   results: list[Transcript | None]) -> Iterator[tuple[int, np.ndarray]]:
+                   results: list[Transcript]) -> Iterator[tuple[int, np.ndarray]]:
         """Run the model on the batch; when the batch fails, retry one by one to isolate the culprit."""
         if not short:
             return
@@ -250,7 +224,7 @@ class Recognizer:
         try:
             info = sf.info(path)
         except Exception:
-            return False  # load_audio reports the problem with a uniform message
+            return False  # the reader reports the problem with a uniform message
         return info.frames > self.chunk_seconds * info.samplerate
 
     def _long_file(self, path: str) -> Transcript:
@@ -261,27 +235,37 @@ class Recognizer:
             source.close()
 
     def _long(self, source: ArraySource | FileSource) -> Transcript:
-        """Windowed model runs + streaming decoding; memory bounded by the window."""
+        """Windowed model runs + streaming decoding; memory bounded by the window
+        (plus the kept log-probs [T', V] when `keep_log_probs` is set)."""
         stream = StreamingDecoder(self.decoder, segment_frames=self.chunk_frames)
+        kept: list[np.ndarray] = []
         windows = list(plan_windows(source.num_samples, self.frame_samples, self.chunk_frames, self.context_frames))
         for first in range(0, len(windows), self.windows_per_batch):
             group = windows[first : first + self.windows_per_batch]
-            feats = [self.model.featurize(source.read(w.start, w.stop), self.speaker_spectrum) for w in group]
+            feats = [self.modality.featurize(source.read(w.start, w.stop), self.info.features) for w in group]
             for w, lp in zip(group, self.model.log_probs(feats), strict=True):
                 stream.push(lp[w.keep_from : w.keep_to])
+                if self.keep_log_probs:
+                    kept.append(lp[w.keep_from : w.keep_to])
         tokens, frames, score = stream.finish()
-        chars, char_frames = self.model.alphabet.spell(tokens, frames)
-        words = words_from_frames(chars, char_frames, self.model.frame_rate)
+        chars, char_frames = self.alphabet.spell(tokens, frames)
+        words = words_from_frames(chars, char_frames, self.frame_rate)
         result = DecodeResult(" ".join(w.word for w in words), score, tokens, frames, words)
-        return self._transcript(source.name, result, source.num_samples / self.rate)
+        log_probs = np.concatenate(kept) if kept else None
+        return self._transcript(source.name, result, source.num_samples / self.rate, log_probs)
 
-    def _transcript(self, path: str, result: DecodeResult, duration: float) -> Transcript:
+    def _decoded(self, path: str, log_probs: np.ndarray, duration: float) -> Transcript:
+        return self._transcript(path, self.decoder(log_probs), duration, log_probs)
+
+    def _transcript(self, path: str, result: DecodeResult, duration: float,
+                    log_probs: np.ndarray | None) -> Transcript:
         score = result.score if math.isfinite(result.score) else -1e30
-        return Transcript(path, result.text, score, duration, result.words)
+        return Transcript(path, result.text, score, duration, result.words,
+                          log_probs=log_probs if self.keep_log_probs else None)
 
 
 def _describe(path: str, err: Exception) -> str:
     """An error message that names the file."""
-    if isinstance(err, (AudioReadError, InkError)):
+    if isinstance(err, INPUT_ERRORS):
         return str(err)
     return f"{path}: {type(err).__name__}: {err}"

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recog.train.checkpoint import CheckpointError, load_state, save_checkpoint
+from recog.model.checkpoint import CheckpointError, load_state
+from recog.train.checkpoint import save_checkpoint
 
 EPOCH_DIR = "epochs"
 _EPOCH_NAME = re.compile(r"^epoch-(\d+)\.pt$")

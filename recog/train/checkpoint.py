@@ -22,17 +22,13 @@ from typing import Any
 
 import torch
 
-from recog.config import RecipeConfig, recipe_from_dict, to_dict
+from recog.config import RecipeConfig, to_dict
 from recog.model import BiLSTMCTC
+from recog.model.checkpoint import FORMAT, CheckpointError, load_state
 from recog.text import Alphabet
 
-FORMAT = "recog-checkpoint-1"
 STEP_DIR = "checkpoints"
 _STEP_NAME = re.compile(r"^step-(\d+)\.pt$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated or not a recog checkpoint."""
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -55,31 +51,6 @@ def make_state(
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }
-
-
-def load_state(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint dict with weights_only=True; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, pickle errors, ...
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a recog checkpoint (format {FORMAT!r} expected)")
-    return state
-
-
-def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dict[str, Any]]:
-    """Checkpoint -> (model in eval mode, recipe config, alphabet, the raw state)."""
-    state = load_state(path)
-    config = recipe_from_dict(state["config"])
-    alphabet = Alphabet.from_string(state["alphabet"], config.text.units)
-    model = BiLSTMCTC(config.model)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, config, alphabet, state
 
 
 def release_checkpoint(src: str | Path, dst: str | Path) -> int:

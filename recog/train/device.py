@@ -8,15 +8,6 @@ import os
 import torch
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """"auto" -> cuda when available, else cpu; "cpu"/"cuda" are taken as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
 def configure_backend(device: torch.device, threads: int = 0) -> None:
     """cuDNN autotuning and TF32 matmuls on CUDA; intra-op thread count on CPU."""
     if device.type == "cuda":

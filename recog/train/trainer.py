@@ -27,6 +27,7 @@ from recog.data.datasets import build_dataset
 from recog.data.manifest import read_manifest
 from recog.data.sampler import BucketSampler, Slot
 from recog.model import BiLSTMCTC
+from recog.model.device import select_device
 from recog.text import Alphabet
 from recog.train import distributed as dist
 from recog.train import rng
@@ -40,13 +41,7 @@ from recog.train.checkpoint import (
     save_training_checkpoint,
 )
 from recog.train.data_report import TooManySkipsError, check_fraction, load_split, write_report
-from recog.train.device import (
-    autocast,
-    configure_backend,
-    loader_workers,
-    pin_memory,
-    select_device,
-)
+from recog.train.device import autocast, configure_backend, loader_workers, pin_memory
 from recog.train.loader import SlotDataset, slot_loader
 from recog.train.progress import MetricsLog, progress_bar
 from recog.train.validate import DevResult, validate

@@ -1,4 +1,4 @@
-"""An exported `model.onnx` as an `AcousticModel`: onnxruntime + numpy features, no torch."""
+"""An exported `model.onnx` run by onnxruntime (no torch)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from threadpoolctl import ThreadpoolController
 
-from recog.features.audio_np import normalize_log_mel, raw_log_mel
-from recog.features.ink import Ink
-from recog.features.speaker import loud_spectrum
 from recog.runtime.batching import length_buckets, pad_batch
-from recog.runtime.metadata import ModelFormatError, ModelInfo
-
-_blas = ThreadpoolController()  # finds the BLAS libraries once (about 2 ms)
+from recog.runtime.modality import modality_of
+from recog.runtime.model_file import ModelFormatError, ModelInfo
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -31,7 +26,7 @@ def session_options(threads: int = 0) -> ort.SessionOptions:
 
 
 class OnnxAcousticModel:
-    """See `recog.inference.AcousticModel`. Reads everything it needs from the file's metadata.
+    """See `recog.runtime.backends.AcousticModel`. Reads everything it needs from the file's metadata.
 
     Args:
         path: a `model.onnx` written by `recog export`.
@@ -51,31 +46,8 @@ class OnnxAcousticModel:
         except Exception as err:  # onnxruntime's own exception types
             raise ModelFormatError(f"{self.path}: cannot load ONNX model ({err})") from None
         self.info = ModelInfo.from_props(self.session.get_modelmeta().custom_metadata_map, self.path)
-        self.alphabet = self.info.alphabet
-        self.features = self.info.features
-        self.normalizer = self.info.normalizer
-        self.modality = self.info.modality
-        self.frame_rate = self.info.frame_rate
-        self.name = self.info.name
+        self.modality = modality_of(self.info.modality)
         self.max_batch_frames = max_batch_frames
-
-    def featurize(self, wave: np.ndarray | Ink, speaker_spectrum: np.ndarray | None = None) -> np.ndarray:
-        """Waveform [N] float32 at features.sample_rate -> log-mel [T, n_mels] float32;
-        for an ink model, an `Ink` -> stroke vectors [T, F] float32.
-
-        BLAS is held to one thread: the mel matmul is tiny, and waking BLAS threads
-        while onnxruntime's own threads spin costs more than it computes.
-        speaker_spectrum [n_mels]: see `AcousticModel.featurize` (None: the input's own).
-        """
-        if self.modality == "ink":
-            from recog.features.ink.extract import ink_features  # numba: loaded by ink models only
-
-            return ink_features(wave, self.features)
-        with _blas.limit(limits=1, user_api="blas"):
-            feats = raw_log_mel(wave, self.features)
-            if self.features.normalize == "speaker" and speaker_spectrum is None:
-                speaker_spectrum = loud_spectrum(feats)  # the input's own, from the same frames
-            return normalize_log_mel(feats, self.features, speaker_spectrum)
 
     def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""

@@ -1,0 +1,69 @@
+"""`DecoderConfig`: how log-probabilities become text, with every default in one place.
+
+Built once, from the command line (`recog.commands._decoding_args`) or the API,
+and turned into a decoder with `build`:
+
+    from recog.decode import DecoderConfig
+    decode = DecoderConfig(kind="beam", lm="lm.arpa", alpha=0.6).build(alphabet, frame_rate=25.0)
+    result = decode(log_probs)          # log_probs [T', V] float32 -> DecodeResult
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from recog.decode.result import DecodeResult
+from recog.text import Alphabet
+
+# The defaults of every decoder entry point (CLI, API, tuning, benchmarks).
+BEAM_WIDTH = 16
+ALPHA = 0.5
+BETA = 1.0
+HOTWORD_WEIGHT = 2.0
+DECODERS = ("greedy", "beam")
+
+Decoder = Callable[[np.ndarray], DecodeResult]
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Decoder settings.
+
+    Attributes:
+        kind: "greedy" (best path) or "beam" (CTC prefix beam search, `recog.decode.beam`).
+        beam_width: beam: prefixes kept per frame.
+        lm: beam: n-gram language model, an ARPA file path (None: no LM).
+        alpha: beam: LM weight (natural-log units per LM log-probability).
+        beta: beam: bonus per word (natural-log units).
+        hotwords: beam: path of a hotword file (`recog.decode.lexicon.read_hotwords`).
+        hotword_weight: beam: bonus per matched character for phrases without a weight.
+    """
+
+    kind: str = "greedy"
+    beam_width: int = BEAM_WIDTH
+    lm: str | None = None
+    alpha: float = ALPHA
+    beta: float = BETA
+    hotwords: str | None = None
+    hotword_weight: float = HOTWORD_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.kind not in DECODERS:
+            raise ValueError(f"unknown decoder {self.kind!r} (greedy or beam)")
+        if self.kind == "greedy" and self.lm:
+            raise ValueError("--lm needs --decoder beam")
+        if self.kind == "greedy" and self.hotwords:
+            raise ValueError("--hotwords needs --decoder beam")
+
+    def build(self, alphabet: Alphabet, frame_rate: float) -> Decoder:
+        """A function log-probs [T', V] float32 -> `DecodeResult` (word times in 1/frame_rate units)."""
+        if self.kind == "greedy":
+            from recog.decode.greedy import greedy_decoder
+
+            return greedy_decoder(alphabet, frame_rate)
+        from recog.decode.beam import beam_decoder  # numba: compiled only when asked for
+
+        return beam_decoder(self, alphabet, frame_rate)

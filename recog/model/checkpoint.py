@@ -1,0 +1,47 @@
+"""Reading a checkpoint: weights + full recipe config + alphabet, loaded with `weights_only=True`.
+
+Writing checkpoints, the step files of a run and resuming live in `recog.train.checkpoint`;
+reading one into a model lives here so that inference never needs the training package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from recog.config import RecipeConfig, recipe_from_dict
+from recog.model.bilstm_ctc import BiLSTMCTC
+from recog.text import Alphabet
+
+FORMAT = "recog-checkpoint-1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or not a recog checkpoint; the message names the file."""
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint dict with weights_only=True; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, pickle errors, ...
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a recog checkpoint (format {FORMAT!r} expected)")
+    return state
+
+
+def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dict[str, Any]]:
+    """Checkpoint -> (model in eval mode, recipe config, alphabet, the raw state)."""
+    state = load_state(path)
+    config = recipe_from_dict(state["config"])
+    alphabet = Alphabet.from_string(state["alphabet"], config.text.units)
+    model = BiLSTMCTC(config.model)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, config, alphabet, state

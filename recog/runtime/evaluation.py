@@ -1,0 +1,99 @@
+"""Scoring a model on a manifest: WER/CER (percent) of the decoded text against the references.
+
+Runs on the recognizer's one batching path (`Recognizer.iter_transcribe`), so
+evaluation reads inputs, batches, chunks long recordings and reports bad rows
+exactly as `recog transcribe` does: an unreadable row is reported and left out,
+and the summary is still computed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from recog.data.manifest import read_manifest
+from recog.metrics import ErrorCounts
+from recog.runtime.recognizer import Recognizer
+from recog.text import Alphabet
+
+
+@dataclass
+class EvaluationResult:
+    """Corpus error rates and the per-utterance output.
+
+    Attributes:
+        wer, cer: percent.
+        utterances: utterances scored.
+        failed: (path, reason) of inputs that could not be used (not scored).
+        seconds: wall time of the evaluation.
+        audio_seconds: total duration of the scored audio (0 for ink).
+        rows: (path, reference, hypothesis) per scored utterance; references normalized
+            with the model's text normalizer.
+        log_probs: the model's output per scored utterance, [T', V] float32 (natural log);
+            filled only when asked for (`keep_log_probs`).
+    """
+
+    wer: float
+    cer: float
+    utterances: int
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    log_probs: list[np.ndarray] = field(default_factory=list)
+
+
+def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16, progress: bool = True) -> EvaluationResult:
+    """Decode every row of `manifest` and score it against its reference.
+
+    Raises ValueError naming the manifest when its rows are of another modality than the model.
+    """
+    start = time.time()
+    utterances = read_manifest(manifest)
+    modality = recognizer.modality.name
+    other = [u for u in utterances if u.modality != modality]
+    if other:
+        raise ValueError(f"{manifest}: {len(other)} {other[0].modality} row(s) (first: {other[0].path}), "
+                         f"but the model reads {modality}")
+    normalize = recognizer.info.normalizer
+    counts = ErrorCounts()
+    result = EvaluationResult(0.0, 0.0, 0)
+    bar = tqdm(total=len(utterances), desc="evaluate", unit="utt", file=sys.stderr, disable=not progress,
+               mininterval=1)
+    for utt, t in zip(utterances, recognizer.iter_transcribe([str(u.path) for u in utterances], batch_size),
+                      strict=True):
+        bar.update(1)
+        if t.error is not None:
+            result.failed.append((t.path, t.error))
+            print(f"warning: not scored: {t.error}", file=sys.stderr)
+            continue
+        ref = normalize(utt.text)
+        counts.add(ref, t.text)
+        result.rows.append((t.path, ref, t.text))
+        result.audio_seconds += t.duration
+        if t.log_probs is not None:
+            result.log_probs.append(t.log_probs)
+    bar.close()
+    result.wer, result.cer, result.utterances = counts.wer, counts.cer, counts.utterances
+    result.seconds = time.time() - start
+    return result
+
+
+def save_log_probs(result: EvaluationResult, alphabet: Alphabet, path: str | Path) -> None:
+    """Write an evaluation's log-probs for `recog bench decode --logprobs` and LM studies.
+
+    Keys: `log_probs` (object array of [T', V] float32), `references` (normalized text),
+    `paths`, `alphabet` (the non-blank tokens as one string, `Alphabet.to_string`), `units`.
+    """
+    if len(result.log_probs) != len(result.rows):
+        raise ValueError("the evaluation kept no log-probs: build the Recognizer with keep_log_probs=True")
+    arrays = np.empty(len(result.log_probs), dtype=object)
+    arrays[:] = result.log_probs
+    np.savez(path, log_probs=arrays, references=np.array([r[1] for r in result.rows]),
+             paths=np.array([r[0] for r in result.rows]), alphabet=np.array(alphabet.to_string()),
+             units=np.array(alphabet.units))
