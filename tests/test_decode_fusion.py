@@ -127,8 +127,8 @@ def test_tune_alpha_beta_picks_the_lm_when_it_helps(tmp_path):
 
 
 def test_hotword_file_soft_lexicon_through_the_cli_decoder(tmp_path):
-    from recog.decode.lexicon import read_hotwords
     from recog.decode import DecoderConfig
+    from recog.decode.lexicon import read_hotwords
 
     path = tmp_path / "words.txt"
     path.write_text("cat\n\ndog house\t0.5\n")

@@ -10,9 +10,9 @@ import soundfile as sf
 import torch
 
 from recog.data.manifest import read_manifest
-from recog.features.audio import LogMel
 from recog.decode import DecoderConfig, Word
 from recog.decode.greedy import greedy_decoder
+from recog.features.audio import LogMel
 from recog.runtime import Recognizer
 from recog.runtime.backends.onnx import OnnxAcousticModel
 from recog.runtime.backends.torch_checkpoint import TorchAcousticModel
