@@ -27,12 +27,14 @@ def check_parity(
     seed: int = 0,
     max_len: int = 400,
 ) -> float:
-    """Max |log-prob| difference between the ONNX model on padded batches and `model` per utterance.
+    """Max |log-prob| difference between the ONNX model on padded batches and `model` per utterance,
+    relative to the log-probs' magnitude: |onnx - torch| / max(1, max |torch|) per utterance.
 
     For each batch size, random features [B, max_len, F] with random lengths go
     through onnxruntime as one padded batch; each utterance goes through
     PyTorch alone (no padding). Only valid frames are compared; output lengths
-    must match exactly. Raises `ExportError` when the difference exceeds `tolerance`.
+    must match exactly. Raises `ExportError` when the difference exceeds `tolerance`
+    (float32 rounding differs between CPUs and grows with the values, which reach -30).
     """
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
@@ -52,8 +54,10 @@ def check_parity(
             if int(out_lengths[i]) != m:
                 raise ExportError(f"{onnx_path}: output length {int(out_lengths[i])} != PyTorch {m} "
                                   f"for an input of {n} frames (batch of {b})")
-            worst = max(worst, float(np.abs(log_probs[i, :m] - ref[0].numpy()).max()))
+            expected = ref[0].numpy()
+            scale = max(1.0, float(np.abs(expected).max())) if m else 1.0
+            worst = max(worst, float(np.abs(log_probs[i, :m] - expected).max(initial=0.0)) / scale)
     if not worst <= tolerance:
-        raise ExportError(f"{onnx_path}: ONNX and PyTorch log-probs differ by up to {worst:.2e} "
+        raise ExportError(f"{onnx_path}: ONNX and PyTorch log-probs differ by up to {worst:.2e} of their magnitude "
                           f"(> {tolerance:.0e}) on padded batches {list(batch_sizes)}")
     return worst
