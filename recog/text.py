@@ -21,6 +21,20 @@ BLANK = "<blank>"
 SPACE = "<space>"
 
 
+def read_text_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (newlines kept). A missing file or one that is not
+    UTF-8 raises ValueError naming the file (and the byte offset)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, not a text file") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+
+
 class UnknownCharactersError(ValueError):
     """Text holds characters that are not in the alphabet and have no mapping rule."""
 

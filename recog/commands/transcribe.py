@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         expand_inputs,
         parse_shard,
         pending,
+        prune_ctm,
         shard_from_env,
         shard_output,
         shard_paths,
@@ -79,7 +80,15 @@ def run(args: argparse.Namespace) -> int:
     paths = shard_paths(everything, index, count)
     to_stdout = args.output in ("-", "/dev/stdout")
     output = None if to_stdout else Path(args.output)
-    paths, skipped = pending(paths, output)
+    for given, what in ((output, "-o"), (Path(args.ctm) if args.ctm else None, "--ctm")):
+        if given is not None and given.is_dir():
+            raise SystemExit(f"error: {what} {given} is a directory; give a file name, e.g. {given / 'out.jsonl'}")
+    if not paths:
+        raise SystemExit("error: no inputs found in " + " ".join(args.inputs)
+                         + (f" (shard {index}/{count})" if count > 1 else ""))
+    todo, done = pending(paths, output, text_only=args.text_only)
+    skipped = len(paths) - len(todo)
+    paths = todo
     if skipped:
         print(f"resuming: {skipped} input(s) already in {output}", file=sys.stderr)
     with ExitStack() as stack:
@@ -93,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
         if args.ctm:
             ctm_path = shard_output(Path(args.ctm), index, count)
             ctm_path.parent.mkdir(parents=True, exist_ok=True)
+            if output is not None:
+                prune_ctm(ctm_path, done)
             ctm = stack.enter_context(ctm_path.open("a", encoding="utf-8"))
-        sinks = Sinks(_TextOnly(sink) if args.text_only else sink, ctm,
-                      Path(args.srt) if args.srt else None, common_root(everything))
+        sinks = Sinks(sink, ctm, Path(args.srt) if args.srt else None, common_root(everything), args.text_only)
         summary = transcribe_paths(recognizer, paths, sinks, batch_size=args.batch_size,
                                    progress=not args.quiet_progress and sys.stderr.isatty())
     shard = f" (shard {index}/{count})" if count > 1 else ""
@@ -103,19 +113,3 @@ def run(args: argparse.Namespace) -> int:
                     if recognizer.modality.timed_in_seconds else (f"{summary.transcribed} ink lines", ""))
     print(f"transcribed {done}, failed {summary.failed}, already done {skipped}{shard}{amount}", file=sys.stderr)
     return 1 if summary.failed else 0
-
-
-class _TextOnly:
-    """Writes 'path<TAB>text' (or the error) instead of JSON rows."""
-
-    def __init__(self, sink):
-        self.sink = sink
-
-    def write(self, line: str) -> None:
-        import json
-
-        row = json.loads(line)
-        self.sink.write(f"{row['path']}\t{row.get('text', 'ERROR: ' + row.get('error', ''))}\n")
-
-    def flush(self) -> None:
-        self.sink.flush()

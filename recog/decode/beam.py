@@ -34,7 +34,14 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from recog.decode.config import ALPHA, BEAM_WIDTH, BETA, HOTWORD_WEIGHT, DecoderConfig
+from recog.decode.config import (
+    ALPHA,
+    BEAM_WIDTH,
+    BETA,
+    HOTWORD_WEIGHT,
+    DecoderConfig,
+    check_settings,
+)
 from recog.decode.lexicon import Hotwords, WordTrie, read_hotwords, read_word_list
 from recog.decode.lm import NgramLM, empty_tables, load_lm
 from recog.decode.result import DecodeResult, words_from_frames
@@ -193,10 +200,7 @@ class BeamDecoder:
     ngram_lm: NgramLM | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.beam_width < 1:
-            raise ValueError(f"beam_width must be at least 1, got {self.beam_width}")
-        if self.alpha < 0:
-            raise ValueError(f"alpha must not be negative, got {self.alpha}")
+        check_settings(self.beam_width, self.alpha, self.beta, self.hotword_weight)
         if self.num_results < 1:
             raise ValueError(f"num_results must be at least 1, got {self.num_results}")
         alphabet = self.alphabet
@@ -287,8 +291,7 @@ class BeamDecoder:
 
     def with_weights(self, alpha: float, beta: float) -> BeamDecoder:
         """A copy with other LM weights that shares the loaded LM, tries and hotwords (cheap)."""
-        if alpha < 0:
-            raise ValueError(f"alpha must not be negative, got {alpha}")
+        check_settings(self.beam_width, alpha, beta, self.hotword_weight)
         other = copy.copy(self)
         other.alpha, other.beta = alpha, beta
         other._fp = self._fp.copy()

@@ -10,6 +10,7 @@ and turned into a decoder with `build`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,18 @@ HOTWORD_WEIGHT = 2.0
 DECODERS = ("greedy", "beam")
 
 Decoder = Callable[[np.ndarray], DecodeResult]
+
+
+def check_settings(beam_width: int, alpha: float, beta: float, hotword_weight: float) -> None:
+    """ValueError naming the setting when a beam width is not a whole number >= 1, a weight is
+    NaN or infinite, or the LM weight is negative."""
+    for name, value in (("alpha", alpha), ("beta", beta), ("hotword_weight", hotword_weight)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int | np.integer) or beam_width < 1:
+        raise ValueError(f"beam_width must be a whole number of at least 1, got {beam_width!r}")
+    if alpha < 0:
+        raise ValueError(f"alpha (the LM weight) must not be negative, got {alpha}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class DecoderConfig:
     hotword_weight: float = HOTWORD_WEIGHT
 
     def __post_init__(self) -> None:
+        check_settings(self.beam_width, self.alpha, self.beta, self.hotword_weight)
         if self.kind not in DECODERS:
             raise ValueError(f"unknown decoder {self.kind!r} (greedy or beam)")
         if self.kind == "greedy" and self.lm:

@@ -20,6 +20,7 @@ start at the beginning of a word).
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from recog.decode.hashtable import build_table
-from recog.text import Alphabet
+from recog.text import Alphabet, read_text_lines
 
 TrieTables = namedtuple(
     "TrieTables",
@@ -137,11 +138,10 @@ def read_word_list(path: str | Path) -> list[str]:
     """Words of a lexicon file: the first whitespace-separated field of each non-empty line
     (so a plain word list and a Kaldi/wav2letter `word  spelling` lexicon both work)."""
     words = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            if fields:
-                words.append(fields[0])
+    for line in read_text_lines(path):
+        fields = line.split()
+        if fields:
+            words.append(fields[0])
     if not words:
         raise ValueError(f"{path}: lexicon file has no words")
     return words
@@ -155,18 +155,20 @@ def read_hotwords(path: str | Path) -> list[str | tuple[str, float]]:
     words earn a bonus, unknown ones are still allowed (pipelines/iam_ondb/README.md).
     """
     phrases: list[str | tuple[str, float]] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            text, tab, weight = line.rstrip("\n").partition("\t")
-            if not text.strip():
-                continue
-            if not tab:
-                phrases.append(text)
-                continue
-            try:
-                phrases.append((text, float(weight)))
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: weight {weight!r} after the tab is not a number") from None
+    for lineno, line in enumerate(read_text_lines(path), 1):
+        text, tab, weight = line.rstrip("\n").partition("\t")
+        if not text.strip():
+            continue
+        if not tab:
+            phrases.append(text)
+            continue
+        try:
+            value = float(weight)
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: weight {weight!r} after the tab is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{path}:{lineno}: weight {weight!r} is not a finite number")
+        phrases.append((text, value))
     if not phrases:
         raise ValueError(f"{path}: hotword file has no phrases")
     return phrases

@@ -175,6 +175,14 @@ class NgramLM:
         return f"NgramLM({self.path!r}, order={self.order}, unit={self.unit!r}, {counts})"
 
 
+def _lines(f, path: str):
+    """The lines of a text file; a byte that is not UTF-8 is an `ArpaFormatError` naming the file."""
+    try:
+        yield from f
+    except UnicodeDecodeError as err:
+        raise ArpaFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a block)") from None
+
+
 def load_lm(lm: str | Path | NgramLM) -> NgramLM:
     """An `NgramLM` from a path (ARPA) or the object itself."""
     return lm if isinstance(lm, NgramLM) else NgramLM.from_arpa(lm)
@@ -208,7 +216,7 @@ def read_arpa(path: str | Path) -> tuple[list[str], list[dict[tuple[int, ...], t
         lineno = 0
         section = "preamble"  # preamble -> data -> n-grams -> end
         order = 0
-        for raw in f:
+        for raw in _lines(f, path):
             lineno += 1
             line = raw.strip()
             if section == "preamble":
@@ -257,12 +265,16 @@ def read_arpa(path: str | Path) -> tuple[list[str], list[dict[tuple[int, ...], t
                     backoff = float(parts[-1])
                 except ValueError:
                     raise fail(lineno, f"expected a log10 back-off weight, got {parts[-1]!r}") from None
+                if not math.isfinite(backoff):
+                    raise fail(lineno, f"back-off weight {parts[-1]!r} is not a finite number")
             else:
                 raise fail(lineno, f"expected 'log10p w1 .. w{order} [backoff]' ({order + 1} or {order + 2} fields), got {len(parts)} fields")
             try:
                 logp = float(parts[0])
             except ValueError:
                 raise fail(lineno, f"expected a log10 probability, got {parts[0]!r}") from None
+            if not math.isfinite(logp):
+                raise fail(lineno, f"log10 probability {parts[0]!r} is not a finite number (ARPA writes -99 for zero)")
             words = parts[1 : order + 1]
             if order == 1:
                 w = words[0]

@@ -26,9 +26,10 @@ from typing import IO
 from tqdm import tqdm
 
 from recog.data.manifest import read_manifest
-from recog.runtime.formats import ctm_lines, srt_text
+from recog.runtime.formats import ctm_lines, recording_id, srt_text
 from recog.runtime.modality import AUDIO_EXTENSIONS
 from recog.runtime.recognizer import Recognizer, Transcript
+from recog.text import read_text_lines
 
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 
@@ -37,8 +38,8 @@ def expand_inputs(inputs: Iterable[str], extensions: Iterable[str] = AUDIO_EXTEN
     """Files, folders (recursive, by extension), glob patterns, manifests and path lists -> paths.
 
     `-` reads one path per line from stdin; a `.txt`/`.lst`/`.list` file holds one
-    path per line; a `.jsonl` file is a manifest. Order is kept; duplicates are
-    dropped. A pattern or folder that matches nothing is kept as is, so it
+    path per line; a `.jsonl` file is a manifest. Order is kept; duplicates (the same
+    file by any name, `input_key`) are dropped. A pattern or folder that matches nothing is kept as is, so it
     becomes an error row.
     """
     exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
@@ -49,8 +50,7 @@ def expand_inputs(inputs: Iterable[str], extensions: Iterable[str] = AUDIO_EXTEN
         elif item.endswith(".jsonl") and Path(item).is_file():
             paths.extend(str(u.path) for u in read_manifest(item))
         elif item.endswith(LIST_EXTENSIONS) and Path(item).is_file():
-            lines = Path(item).read_text(encoding="utf-8").splitlines()
-            paths.extend(line.strip() for line in lines if line.strip())
+            paths.extend(line.strip() for line in read_text_lines(item) if line.strip())
         elif Path(item).is_dir():
             found = sorted(p for p in Path(item).rglob("*") if p.suffix.lower() in exts and p.is_file())
             paths.extend(str(p) for p in found) if found else paths.append(item)
@@ -58,7 +58,10 @@ def expand_inputs(inputs: Iterable[str], extensions: Iterable[str] = AUDIO_EXTEN
             paths.extend(sorted(glob.glob(item, recursive=True)) or [item])
         else:
             paths.append(item)
-    return list(dict.fromkeys(paths))
+    unique: dict[str, str] = {}
+    for p in paths:
+        unique.setdefault(input_key(p), p)
+    return list(unique.values())
 
 
 # ---- sharding ------------------------------------------------------------------------
@@ -91,31 +94,100 @@ def shard_output(output: Path, index: int, count: int) -> Path:
 
 
 # ---- resuming -----------------------------------------------------------------------
-def done_paths(output: Path) -> set[str]:
-    """Paths with a successful row in `output` or any of its shard files (`OUT.shard*-of-*`)."""
-    done: set[str] = set()
-    files = [output, *output.parent.glob(f"{output.stem}.shard*-of-*{output.suffix}")] if output.parent.is_dir() else []
-    for file in files:
-        if not file.is_file():
-            continue
-        with file.open(encoding="utf-8") as f:
+def input_key(path: str) -> str:
+    """What identifies an input across runs: its resolved path (`a.wav`, `./a.wav` and
+    `/abs/a.wav` are one input); a `pack.npz#12` line keeps its `#index`."""
+    base, sep, index = path.partition("#") if "#" in path and not Path(path).exists() else (path, "", "")
+    try:
+        return str(Path(base).resolve()) + sep + index
+    except (OSError, RuntimeError):  # unresolvable (a symlink loop): the path as given
+        return path
+
+
+def parse_row(line: str, text_only: bool) -> tuple[str, bool] | None:
+    """(path, succeeded) of one output line; None for a line that is not a row."""
+    if text_only:
+        path, tab, text = line.rstrip("\n").partition("\t")
+        return (path, not text.startswith("ERROR: ")) if tab and path else None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("path"), str):
+        return None
+    return row["path"], "error" not in row
+
+
+def repair_tail(file: Path) -> str | None:
+    """Cut a last line that an interrupted run left without its newline; returns it (None if whole).
+
+    The input of that row is then done again, and appending starts on a fresh line.
+    """
+    if not file.is_file() or file.stat().st_size == 0:
+        return None
+    with file.open("rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return None
+        block = min(size, 1 << 20)
+        f.seek(size - block)
+        tail = f.read(block)
+        cut = tail.rfind(b"\n")
+        keep = size - block + cut + 1 if cut >= 0 else 0
+        f.truncate(keep)
+        return tail[cut + 1 :].decode("utf-8", "replace")
+
+
+def output_files(output: Path) -> list[Path]:
+    """`output` and its shard files (`OUT.shard<i>-of-<N>.EXT`) that exist."""
+    if not output.parent.is_dir():
+        return []
+    found = [output, *sorted(output.parent.glob(f"{output.stem}.shard*-of-*{output.suffix}"))]
+    return [f for f in found if f.is_file()]
+
+
+def done_paths(output: Path, text_only: bool = False) -> dict[str, str]:
+    """Input key (`input_key`) -> the path as written, for every input with a successful row
+    in `output` or any of its shard files. Torn last rows are repaired first (`repair_tail`)."""
+    done: dict[str, str] = {}
+    for file in output_files(output):
+        torn = repair_tail(file)
+        if torn:
+            print(f"resuming: {file}: dropped a row cut short by an interrupted run ({torn[:60]!r}); "
+                  "its input is done again", file=sys.stderr)
+        with file.open(encoding="utf-8", errors="replace") as f:
             for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a row cut by a crash: that path is redone
-                if "path" in row and "error" not in row:
-                    done.add(row["path"])
+                row = parse_row(line, text_only)
+                if row and row[1]:
+                    done[input_key(row[0])] = row[0]
     return done
 
 
-def pending(paths: list[str], output: Path | None) -> tuple[list[str], int]:
-    """Drop the paths already done in `output`; returns (remaining, number skipped)."""
+def pending(paths: list[str], output: Path | None, text_only: bool = False) -> tuple[list[str], dict[str, str]]:
+    """(the paths not yet done in `output`, the done ones as `done_paths` gives them)."""
     if output is None:
-        return paths, 0
-    done = done_paths(output)
-    remaining = [p for p in paths if p not in done]
-    return remaining, len(paths) - len(remaining)
+        return paths, {}
+    done = done_paths(output, text_only)
+    return [p for p in paths if input_key(p) not in done], done
+
+
+def prune_ctm(ctm: Path, done: dict[str, str]) -> int:
+    """Keep only the CTM lines of inputs with a row in the main output (rows are written last,
+    so a run stopped between the two leaves CTM lines of an input that is done again).
+    Rewrites the file atomically; returns the number of lines dropped."""
+    if not ctm.is_file():
+        return 0
+    repair_tail(ctm)
+    keep = {recording_id(p) for p in done.values()}
+    lines = ctm.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    kept = [line for line in lines if line.split(" ", 1)[0] in keep]
+    if len(kept) != len(lines):
+        tmp = ctm.with_name(f".{ctm.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, ctm)
+    return len(lines) - len(kept)
 
 
 # ---- the run ------------------------------------------------------------------------
@@ -131,32 +203,39 @@ class Summary:
 
 @dataclass
 class Sinks:
-    """Where rows go: JSONL (always), CTM lines and SRT files on request.
+    """Where rows go: JSONL (or 'path<TAB>text' lines), CTM lines and SRT files on request.
+
+    The main row is written last, after the CTM lines and the SRT file of its input, so a
+    row in the main output means everything of that input is written (resume relies on it).
 
     Attributes:
-        jsonl: text stream for JSONL rows.
+        jsonl: text stream for the rows.
         ctm: text stream for CTM lines, or None.
         srt_dir: folder for one `.srt` per input, or None.
         srt_root: inputs' common folder; SRT files mirror the paths below it.
+        text_only: rows are 'path<TAB>text' (errors 'path<TAB>ERROR: why') instead of JSON.
     """
 
     jsonl: IO[str]
     ctm: IO[str] | None = None
     srt_dir: Path | None = None
     srt_root: Path | None = None
+    text_only: bool = False
 
     def write(self, t: Transcript) -> None:
-        self.jsonl.write(json.dumps(t.to_row(), ensure_ascii=False) + "\n")
+        if t.error is None:
+            if self.ctm is not None:
+                self.ctm.writelines(ctm_lines(t.path, t.words))
+                self.ctm.flush()
+            if self.srt_dir is not None:
+                target = srt_target(t.path, self.srt_dir, self.srt_root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(srt_text(t.words), encoding="utf-8")
+        if self.text_only:
+            self.jsonl.write(f"{t.path}\t{t.text if t.error is None else 'ERROR: ' + t.error}\n")
+        else:
+            self.jsonl.write(json.dumps(t.to_row(), ensure_ascii=False) + "\n")
         self.jsonl.flush()
-        if t.error is not None:
-            return
-        if self.ctm is not None:
-            self.ctm.writelines(ctm_lines(t.path, t.words))
-            self.ctm.flush()
-        if self.srt_dir is not None:
-            target = srt_target(t.path, self.srt_dir, self.srt_root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(srt_text(t.words), encoding="utf-8")
 
 
 def srt_target(path: str, srt_dir: Path, root: Path | None) -> Path:

@@ -128,16 +128,32 @@ class Recognizer:
         return cls(OnnxAcousticModel(path, threads=threads), config, **options)
 
     # ---- public API ---------------------------------------------------------------
-    def transcribe(self, inputs: Iterable[str | Path | np.ndarray | Ink], batch_size: int = 16) -> list[Transcript]:
-        """Paths, waveforms [N] float32 at the model's rate, or `Ink` lines -> one `Transcript` each, in order."""
-        items = list(inputs)
-        if items and all(isinstance(x, Ink) for x in items):
-            return [self.transcribe_ink(ink, f"<ink {i}>") for i, ink in enumerate(items)]
-        if all(isinstance(x, np.ndarray) for x in items):
-            return [self.transcribe_wave(w, f"<array {i}>") for i, w in enumerate(items)]
-        if any(isinstance(x, np.ndarray | Ink) for x in items):
-            raise TypeError("pass either paths, waveforms or Ink objects, not a mixture")
-        return list(self.iter_transcribe([str(x) for x in items], batch_size))
+    def transcribe(self, inputs: str | Path | np.ndarray | Ink | Iterable[str | Path | np.ndarray | Ink],
+                   batch_size: int = 16) -> list[Transcript]:
+        """One `Transcript` per input, in order; never raises for a bad input.
+
+        `inputs`: one input or an iterable of them. An input is a path (audio or ink file), a
+        waveform (float array at the model's rate: [N] mono, or [C, N] / [N, C] with C <= 8
+        channels, averaged) or an `Ink` line. Paths are read in batches of `batch_size`.
+        """
+        items = [inputs] if isinstance(inputs, str | Path | np.ndarray | Ink) else list(inputs)
+        results: list[Transcript] = []
+        paths: list[str] = []
+        for i, item in enumerate(items):
+            if isinstance(item, str | Path):
+                paths.append(str(item))
+                continue
+            results.extend(self.iter_transcribe(paths, batch_size))
+            paths = []
+            if isinstance(item, Ink):
+                results.append(self.transcribe_ink(item, f"<ink {i}>"))
+            elif isinstance(item, np.ndarray):
+                results.append(self.transcribe_wave(item, f"<array {i}>"))
+            else:
+                results.append(Transcript(f"<input {i}>", error=f"<input {i}>: a {type(item).__name__} is not a "
+                                          "path, a waveform array or an Ink line"))
+        results.extend(self.iter_transcribe(paths, batch_size))
+        return results
 
     def iter_transcribe(self, paths: Iterable[str], batch_size: int = 16) -> Iterator[Transcript]:
         """Transcripts in input order, produced batch by batch (at most `batch_size` short inputs in memory)."""
@@ -156,21 +172,25 @@ class Recognizer:
             return Transcript(name, error=f"{name}: this is an audio model; it cannot read ink")
         try:
             feats = self.modality.featurize(ink, self.info.features)
-        except INPUT_ERRORS as err:
-            return Transcript(name, error=str(err))
-        return self._decoded(name, self.model.log_probs([feats])[0], 0.0)
+            return self._decoded(name, self.model.log_probs([feats])[0], 0.0)
+        except Exception as err:
+            return Transcript(name, error=_describe(name, err))
 
     def transcribe_wave(self, wave: np.ndarray, name: str = "<array>") -> Transcript:
-        """One waveform [N] float32 at the model's rate (chunked when long)."""
+        """One waveform at the model's rate ([N], or [C, N] / [N, C] with C <= 8 channels; chunked
+        when long). A bad array becomes a `Transcript` with `error`."""
         if self.modality is not AUDIO:
             return Transcript(name, error=f"{name}: this is an {self.modality.name} model; it cannot read audio")
-        wave = np.asarray(wave, np.float32)
-        if wave.shape[0] < self.min_seconds * self.rate or wave.shape[0] == 0:
-            return Transcript(name, error=f"{name}: audio too short ({wave.shape[0] / self.rate:.3f} s)")
-        if wave.shape[0] > self.chunk_seconds * self.rate:
-            return self._long(ArraySource(wave, self.rate, name))
-        lp = self.model.log_probs([self.modality.featurize(wave, self.info.features)])[0]
-        return self._decoded(name, lp, wave.shape[0] / self.rate)
+        try:
+            wave = _mono(wave, name)
+            if wave.shape[0] < self.min_seconds * self.rate or wave.shape[0] == 0:
+                raise AudioReadError(f"{name}: audio too short ({wave.shape[0] / self.rate:.3f} s)")
+            if wave.shape[0] > self.chunk_seconds * self.rate:
+                return self._long(ArraySource(wave, self.rate, name))
+            lp = self.model.log_probs([self.modality.featurize(wave, self.info.features)])[0]
+            return self._decoded(name, lp, wave.shape[0] / self.rate)
+        except Exception as err:
+            return Transcript(name, error=_describe(name, err))
 
     # ---- internals ----------------------------------------------------------------
     def _read(self, path: str) -> tuple[np.ndarray, float]:
@@ -262,6 +282,21 @@ class Recognizer:
         score = result.score if math.isfinite(result.score) else -1e30
         return Transcript(path, result.text, score, duration, result.words,
                           log_probs=log_probs if self.keep_log_probs else None)
+
+
+def _mono(wave: np.ndarray, name: str) -> np.ndarray:
+    """A waveform array as mono float32 [N]; AudioReadError naming `name` when it cannot be one."""
+    arr = np.asarray(wave)
+    if arr.dtype.kind not in "fiu":
+        raise AudioReadError(f"{name}: a waveform must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim == 2 and min(arr.shape) <= 8:
+        arr = arr.mean(axis=0 if arr.shape[0] <= arr.shape[1] else 1)  # channels are the short axis
+    if arr.ndim != 1:
+        raise AudioReadError(f"{name}: a waveform must be [N] or [channels, N], got shape {arr.shape}")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise AudioReadError(f"{name}: audio holds NaN or infinite samples")
+    return arr
 
 
 def _describe(path: str, err: Exception) -> str:
