@@ -34,8 +34,10 @@ test: setup sysdeps
 	@$(MAKE) --no-print-directory bench-deps || echo "warning: peer decoders not installed: their cross-checks will be skipped"
 	$(PY) -m pytest -q tests
 
+# Style (ruff) and the import contracts of pyproject.toml (import-linter): docs/architecture.md.
 lint: setup
 	$(PY) -m ruff check recog tests tools pipelines
+	.venv/bin/lint-imports
 
 demo: setup
 	$(RECOG) transcribe --model models/digits-en/model.onnx models/digits-en/samples --text-only --quiet-progress
