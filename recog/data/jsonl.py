@@ -15,14 +15,21 @@ def iter_json_objects(path: str | Path, error: type[Exception] = ValueError) -> 
     with `path:line` and the problem.
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise error(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise error(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, row
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a JSONL file") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as err:
+            raise error(f"{path}:{lineno}: not valid JSON ({getattr(err, 'msg', 'nested too deeply')})") from None
+        if not isinstance(row, dict):
+            raise error(f"{path}:{lineno}: expected a JSON object")
+        yield lineno, row

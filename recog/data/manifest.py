@@ -54,6 +54,8 @@ def _to_utterance(row: dict[str, Any], base: Path, where: str) -> Utterance:
         modality, rel = "ink", row.pop("ink_filepath")
     else:
         raise ManifestError(f"{where}: needs 'audio_filepath' or 'ink_filepath'")
+    if not isinstance(rel, str) or not rel:
+        raise ManifestError(f"{where}: the file path must be a non-empty string, got {rel!r}")
     text = row.pop("text", "")
     if not isinstance(text, str):
         raise ManifestError(f"{where}: 'text' must be a string")

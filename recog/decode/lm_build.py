@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from recog.decode.lm import BOS, EOS, UNK
+from recog.text import read_text_lines
 
 SPACE_TOKEN = "<space>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
@@ -208,8 +209,7 @@ def read_lines(path: str | Path) -> Iterator[str]:
                 raise ValueError(f"{path}:{lineno}: a manifest row without a \"text\" string")
             yield row["text"]
         return
-    with open(path, encoding="utf-8") as f:
-        yield from f
+    yield from read_text_lines(path)
 
 
 def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str = "word") -> dict[str, int]:
@@ -221,6 +221,11 @@ def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str
     if unit not in ("word", "char"):
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     sentences = list(read_sentences(text_path, unit))
+    for k, tokens in enumerate(sentences, 1):
+        marks = {"<s>", "</s>"} & set(tokens) if unit == "word" else set()
+        if marks:
+            raise ValueError(f"{text_path}: sentence {k} holds {' and '.join(sorted(marks))}; the builder adds the "
+                             "sentence marks itself: remove them from the text")
     if not sentences:
         raise ValueError(f"{text_path}: no text to build an LM from")
     vocab, ngrams = estimate(sentences, order)

@@ -25,6 +25,8 @@ class CheckpointError(RuntimeError):
 def load_state(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint dict with weights_only=True; errors name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give a model file (.onnx) or a checkpoint (.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
@@ -39,9 +41,16 @@ def load_state(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dict[str, Any]]:
     """Checkpoint -> (model in eval mode, recipe config, alphabet, the raw state)."""
     state = load_state(path)
-    config = recipe_from_dict(state["config"])
-    alphabet = Alphabet.from_string(state["alphabet"], config.text.units)
-    model = BiLSTMCTC(config.model)
-    model.load_state_dict(state["model"])
+    missing = [k for k in ("config", "alphabet", "model") if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    try:
+        config = recipe_from_dict(state["config"])
+        alphabet = Alphabet.from_string(state["alphabet"], config.text.units)
+        model = BiLSTMCTC(config.model)
+        model.load_state_dict(state["model"])
+    except Exception as err:  # ConfigError, a state of another architecture (RuntimeError), bad types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: the weights do not fit the recipe it names ({first})") from None
     model.eval()
     return model, config, alphabet, state

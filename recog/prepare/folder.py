@@ -37,12 +37,15 @@ def find_audio(data: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(data).parts))
 
 
-def read_transcript(path: Path) -> str | None:
-    """The text of a `.txt` transcript with its lines joined by single spaces; None when not UTF-8."""
+def read_transcript(path: Path) -> tuple[str | None, str]:
+    """(the text of a `.txt` transcript with its lines joined by single spaces, "") or
+    (None, why it cannot be read: not UTF-8, permission denied, ...)."""
     try:
-        return " ".join(path.read_text(encoding="utf-8-sig").split())
+        return " ".join(path.read_text(encoding="utf-8-sig").split()), ""
     except UnicodeDecodeError:
-        return None
+        return None, "transcript not UTF-8"
+    except OSError as err:
+        return None, f"transcript unreadable ({err.strerror})"
 
 
 def prepare_folder(data: str | Path, out: str | Path) -> PrepareReport:
@@ -66,9 +69,9 @@ def prepare_folder(data: str | Path, out: str | Path) -> PrepareReport:
         if not txt.is_file():
             report.skip(name, "no transcript")
             continue
-        text = read_transcript(txt)
+        text, why = read_transcript(txt)
         if text is None:
-            report.skip(name, "transcript not UTF-8")
+            report.skip(name, why)
             continue
         row = report.row(path, text, name)
         if row is not None:

@@ -55,6 +55,8 @@ def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16,
     """
     start = time.time()
     utterances = read_manifest(manifest)
+    if not utterances:
+        raise ValueError(f"{manifest}: the manifest has no rows; nothing to score")
     modality = recognizer.modality.name
     other = [u for u in utterances if u.modality != modality]
     if other:

@@ -123,9 +123,10 @@ class Recognizer:
                   **options: Any) -> Recognizer:
         """An exported ONNX model, whatever its suffix (see `load`); raises `ModelFormatError` naming the file."""
         from recog.runtime.backends.onnx import OnnxAcousticModel
+        from recog.runtime.model_index import resolve_model
 
         config = DecoderConfig(kind=decoder) if isinstance(decoder, str) else decoder
-        return cls(OnnxAcousticModel(path, threads=threads), config, **options)
+        return cls(OnnxAcousticModel(resolve_model(path), threads=threads), config, **options)
 
     # ---- public API ---------------------------------------------------------------
     def transcribe(self, inputs: str | Path | np.ndarray | Ink | Iterable[str | Path | np.ndarray | Ink],
@@ -208,6 +209,7 @@ class Recognizer:
         short: list[tuple[int, np.ndarray]] = []
         for i, path in enumerate(paths):
             try:
+                _check_regular_file(path)
                 if self.modality is AUDIO and self._is_long(path):
                     results[i] = self._long_file(path)
                     continue
@@ -284,6 +286,19 @@ class Recognizer:
                           log_probs=log_probs if self.keep_log_probs else None)
 
 
+def _check_regular_file(path: str) -> None:
+    """Refuse a directory, FIFO or device before anything opens it (a FIFO would block the run).
+    A path that does not exist is left to the reader, which says so (`pack.npz#3` lines too)."""
+    p = Path(path)
+    try:
+        exists, regular = p.exists(), p.is_file()
+    except OSError:
+        return
+    if exists and not regular:
+        kind = "a directory" if p.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise ValueError(f"{path}: {kind}; give an audio or ink file")
+
+
 def _mono(wave: np.ndarray, name: str) -> np.ndarray:
     """A waveform array as mono float32 [N]; AudioReadError naming `name` when it cannot be one."""
     arr = np.asarray(wave)
@@ -301,6 +316,6 @@ def _mono(wave: np.ndarray, name: str) -> np.ndarray:
 
 def _describe(path: str, err: Exception) -> str:
     """An error message that names the file."""
-    if isinstance(err, INPUT_ERRORS):
+    if isinstance(err, INPUT_ERRORS) or (isinstance(err, ValueError) and str(err).startswith(path)):
         return str(err)
     return f"{path}: {type(err).__name__}: {err}"

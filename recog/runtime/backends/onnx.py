@@ -52,8 +52,11 @@ class OnnxAcousticModel:
     def __init__(self, path: str | Path, threads: int = 0, max_batch_frames: int = 24000,
                  providers: list[str] | None = None):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ModelFormatError(f"{self.path}: is a directory; give the model's .onnx file")
         if not self.path.is_file():
             raise ModelFormatError(f"{self.path}: model file not found")
+        threads = min(max(0, int(threads)), os.cpu_count() or 1)  # more threads than cores only thrash
         self.providers = providers or ["CPUExecutionProvider"]
         self.session = self._session(threads)
         self.info = ModelInfo.from_props(self.session.get_modelmeta().custom_metadata_map, self.path)
