@@ -34,12 +34,15 @@ class AcousticModel(Protocol):
 
 
 def load_acoustic_model(path: str | Path, threads: int = 0) -> AcousticModel:
-    """Open a `.onnx` model or a `.pt` checkpoint by its suffix.
+    """Open a `.onnx` model or a `.pt` checkpoint by its suffix, or a shipped model by name
+    (`recog.runtime.model_index.resolve_model`).
 
     Raises `ModelFormatError` naming the file when it cannot be opened (a damaged checkpoint
     included), and `ModuleNotFoundError` with the remedy when a checkpoint is given without torch.
     """
-    path = Path(path)
+    from recog.runtime.model_index import resolve_model
+
+    path = resolve_model(path)  # a shipped model's name (`digits-en`) -> its file; a path stays a path
     if path.suffix == ".onnx":
         from recog.runtime.backends.onnx import OnnxAcousticModel
 
