@@ -19,6 +19,31 @@ def edit_distance(ref: Sequence, hyp: Sequence) -> int:
     return previous[-1]
 
 
+def correct_words(ref: Sequence[str], hyp: Sequence[str]) -> list[bool]:
+    """For each hypothesis word, whether a minimum-edit alignment to `ref` matches it to an
+    equal reference word (False for substitutions and insertions)."""
+    n, m = len(ref), len(hyp)
+    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        cost[i][0] = i
+    for j in range(m + 1):
+        cost[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1, cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+    correct = [False] * m
+    i, j = n, m
+    while i > 0 and j > 0:
+        if cost[i][j] == cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            correct[j - 1] = ref[i - 1] == hyp[j - 1]
+            i, j = i - 1, j - 1
+        elif cost[i][j] == cost[i][j - 1] + 1:
+            j -= 1
+        else:
+            i -= 1
+    return correct
+
+
 @dataclass
 class ErrorCounts:
     """Accumulated edits and reference lengths; rates in percent."""

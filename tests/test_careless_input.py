@@ -216,3 +216,35 @@ def test_checkpoint_of_another_architecture_is_a_message(tmp_path):
     for name in ("partial.pt", "shapes.pt"):
         with pytest.raises(ModelFormatError, match=f"{name}: the weights do not fit the recipe"):
             Recognizer.load(tmp_path / name)
+
+
+def test_rows_carry_word_confidences_and_the_nbest_list_on_request(tmp_path):
+    out = tmp_path / "out.jsonl"
+    assert main(["transcribe", "--model", str(DIGITS), str(SAMPLES[2]), "-o", str(out), "--decoder", "beam",
+                 "--nbest", "3", "--quiet-progress"]) == 0
+    [row] = _rows(out)
+    assert row["text"] == TEXTS[2] and all(0.0 <= w["confidence"] <= 1.0 for w in row["words"])
+    nbest = row["nbest"]
+    assert len(nbest) == 3 and nbest[0]["text"] == row["text"]
+    assert [a["score"] for a in nbest] == sorted((a["score"] for a in nbest), reverse=True)
+    assert len({a["text"] for a in nbest}) == 3 and {"am_score", "lm_score"} <= set(nbest[0])
+    with pytest.raises(SystemExit, match="--nbest above 1 needs --decoder beam"):
+        main(["transcribe", "--model", str(DIGITS), str(SAMPLES[2]), "--nbest", "2"])
+    plain = Recognizer.from_onnx(DIGITS, threads=1).transcribe(str(SAMPLES[2]))[0]
+    assert plain.nbest == [] and "nbest" not in plain.to_row()
+
+
+def test_a_doubtful_word_has_a_low_confidence():
+    from recog.decode.greedy import greedy_decoder
+    from recog.text import Alphabet
+
+    alphabet = Alphabet.from_string(" ab")
+    lp = np.full((6, 4), np.log(1e-4), np.float32)
+    # tokens: 1 = " ", 2 = "a", 3 = "b"; frames a, blank, b (doubtful), space, a, blank
+    for t, (k, p) in enumerate([(2, 0.99), (0, 0.99), (3, 0.55), (1, 0.99), (2, 0.98), (0, 0.99)]):
+        lp[t, k] = np.log(p)
+    result = greedy_decoder(alphabet, 25.0)(lp)
+    assert result.text == "ab a"
+    first, second = result.words
+    assert first.confidence == pytest.approx(0.55, rel=1e-4)  # its doubtful "b" decides
+    assert second.confidence == pytest.approx(0.98, rel=1e-4)

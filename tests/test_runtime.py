@@ -164,8 +164,8 @@ def test_beam_decoder_gives_word_times(oracle_onnx, oracle_corpus):
 
 
 def test_ctm_and_srt_formats():
-    words = [Word("hello", 0.5, 0.9), Word("world", 1.0, 1.4), Word("again", 3.0, 3.5)]
-    assert ctm_lines("dir/my file.wav", words)[0] == "dir/my_file 1 0.500 0.400 hello\n"
+    words = [Word("hello", 0.5, 0.9, 0.875), Word("world", 1.0, 1.4), Word("again", 3.0, 3.5)]
+    assert ctm_lines("dir/my file.wav", words)[0] == "dir/my_file 1 0.500 0.400 hello 0.8750\n"
     srt = srt_text(words)
     assert srt == ("1\n00:00:00,500 --> 00:00:01,400\nhello world\n\n"
                    "2\n00:00:03,000 --> 00:00:03,500\nagain\n")

@@ -75,16 +75,18 @@ def test_bad_inputs_give_error_rows_and_resume_skips_done(oracle_onnx, oracle_co
 
 def test_ctm_and_srt_on_request(oracle_onnx, oracle_corpus, tmp_path, capsys):
     root = oracle_corpus.parent
-    ctm, srt = tmp_path / "out.ctm", tmp_path / "srt"
+    ctm, srt, vtt, txt = tmp_path / "out.ctm", tmp_path / "srt", tmp_path / "vtt", tmp_path / "txt"
     code = main(["transcribe", "--model", str(oracle_onnx), str(root / "wav"), "-o", str(tmp_path / "o.jsonl"),
-                 "--ctm", str(ctm), "--srt", str(srt)])
+                 "--ctm", str(ctm), "--srt", str(srt), "--vtt", str(vtt), "--txt", str(txt)])
     assert code == 0
     lines = ctm.read_text().splitlines()
     assert len(lines) == sum(len(t.split()) for t in ORACLE_TEXTS)
-    rec, chan, start, dur, word = lines[0].split()
-    assert rec.endswith("wav/o0") and chan == "1" and float(dur) > 0 and word == "ab"
+    rec, chan, start, dur, word, confidence = lines[0].split()
+    assert rec.endswith("wav/o0") and chan == "1" and float(dur) > 0 and word == "ab" and 0 < float(confidence) <= 1
     assert (srt / "o0.srt").read_text().startswith("1\n00:00:00,")
     assert "cab a bc" in (srt / "sub" / "o1.srt").read_text()  # the folder structure is mirrored
+    assert (vtt / "o0.vtt").read_text().startswith("WEBVTT\n\n00:00:00.")
+    assert (txt / "sub" / "o1.txt").read_text() == ORACLE_TEXTS[1] + "\n"
 
 
 def test_shards_partition_the_inputs_and_resume_sees_every_shard(oracle_onnx, oracle_corpus, tmp_path, capsys):

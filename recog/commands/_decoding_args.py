@@ -27,11 +27,12 @@ def add_hotword_args(p: argparse.ArgumentParser) -> None:
                    help="beam: bonus per matched character for phrases without a weight")
 
 
-def decoder_config(args: argparse.Namespace) -> DecoderConfig:
+def decoder_config(args: argparse.Namespace, nbest: int = 0) -> DecoderConfig:
     """The `DecoderConfig` of the parsed options (SystemExit with the reason when they conflict)."""
     try:
         return DecoderConfig(kind=args.decoder, beam_width=args.beam_width, lm=args.lm, alpha=args.alpha,
-                             beta=args.beta, hotwords=args.hotwords, hotword_weight=args.hotword_weight)
+                             beta=args.beta, hotwords=args.hotwords, hotword_weight=args.hotword_weight,
+                             nbest=nbest)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
 

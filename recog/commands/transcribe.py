@@ -14,8 +14,10 @@ from pathlib import Path
 from recog.commands._decoding_args import add_decoder_args, decoder_config, load_recognizer
 
 EPILOG = """\
-output rows: {"path", "text", "score", "duration", "words": [{"word", "start", "end"}]}
-  or {"path", "error"}; written and flushed as produced. Rerunning with the same -o
+output rows: {"path", "text", "score", "duration", "words": [{"word", "start", "end", "confidence"}]}
+  (+ "nbest": [{"text", "score", "am_score", "lm_score"}] with --nbest N) or {"path", "error"};
+  written and flushed as produced. A word's confidence is the lowest, over its tokens, of the
+  model's highest posterior for that token on the token's frames (0..1). Rerunning with the same -o
   skips inputs already done (errors are retried). Exit status 1 if any input failed.
 
 long inputs (longer than --chunk-seconds) are read in overlapping windows and
@@ -40,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="-", help="output JSONL (default stdout); an existing file is resumed")
     p.add_argument("--ctm", default=None, metavar="FILE", help="also write word times as CTM (appended)")
     p.add_argument("--srt", default=None, metavar="DIR", help="also write one SubRip .srt per input into DIR")
+    p.add_argument("--vtt", default=None, metavar="DIR", help="also write one WebVTT .vtt per input into DIR")
+    p.add_argument("--txt", default=None, metavar="DIR", help="also write one plain-text .txt per input into DIR")
+    p.add_argument("--nbest", type=int, default=0, metavar="N",
+                   help="rows carry the N best hypotheses with their scores (N > 1 needs --decoder beam)")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="take every N-th input starting at I (default: RANK/WORLD_SIZE under torchrun)")
     p.add_argument("--batch-size", type=int, default=16, help="files read and run together")
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {err}") from None
     if count > 1 and "-" in args.inputs and not args.shard:
         raise SystemExit("error: several processes cannot share stdin; put the paths in a .txt list")
-    recognizer = load_recognizer(args, decoder_config(args), chunk_seconds=args.chunk_seconds,
+    recognizer = load_recognizer(args, decoder_config(args, nbest=args.nbest), chunk_seconds=args.chunk_seconds,
                                  min_seconds=args.min_seconds)
     everything = expand_inputs(args.inputs, args.ext or recognizer.modality.extensions)
     paths = shard_paths(everything, index, count)
@@ -105,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             if output is not None:
                 prune_ctm(ctm_path, done)
             ctm = stack.enter_context(ctm_path.open("a", encoding="utf-8"))
-        sinks = Sinks(sink, ctm, Path(args.srt) if args.srt else None, common_root(everything), args.text_only)
+        sinks = Sinks(sink, ctm, Path(args.srt) if args.srt else None, common_root(everything), args.text_only,
+                      Path(args.vtt) if args.vtt else None, Path(args.txt) if args.txt else None)
         summary = transcribe_paths(recognizer, paths, sinks, batch_size=args.batch_size,
                                    progress=not args.quiet_progress and sys.stderr.isatty())
     shard = f" (shard {index}/{count})" if count > 1 else ""

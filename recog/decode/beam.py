@@ -44,7 +44,7 @@ from recog.decode.config import (
 )
 from recog.decode.lexicon import Hotwords, WordTrie, read_hotwords, read_word_list
 from recog.decode.lm import NgramLM, empty_tables, load_lm
-from recog.decode.result import DecodeResult, words_from_frames
+from recog.decode.result import Alternative, DecodeResult, token_confidences, words_from_frames
 from recog.decode.search_kernel import (
     LM_CHAR,
     LM_NONE,
@@ -455,15 +455,25 @@ def decode_batch(
 
 
 def beam_decoder(config: DecoderConfig, alphabet: Alphabet, frame_rate: float):
-    """A decoder (log-probs [T', V] -> `DecodeResult` of the best hypothesis) from `config`."""
+    """A decoder (log-probs [T', V] -> `DecodeResult` of the best hypothesis, with the N-best
+    list when `config.nbest` asks for it) from `config`."""
     beam = BeamDecoder(alphabet, beam_width=config.beam_width, lm_path=config.lm, alpha=config.alpha,
-                       beta=config.beta, hotwords=config.hotwords, hotword_weight=config.hotword_weight)
+                       beta=config.beta, hotwords=config.hotwords, hotword_weight=config.hotword_weight,
+                       num_results=max(1, config.nbest))
+
+    def text_of(tokens: list[int]) -> str:
+        return "".join(alphabet.spell(tokens, tokens)[0]).strip()
 
     def decode(log_probs: np.ndarray) -> DecodeResult:
-        hyp = beam.decode(log_probs)[0]
-        starts = hyp.start_frames
+        hyps = beam.decode(log_probs)
+        hyp = hyps[0]
+        starts, ends = hyp.start_frames, hyp.end_frames
+        confidences = token_confidences(log_probs, hyp.tokens, starts, ends)
         chars, char_frames = alphabet.spell(hyp.tokens, starts)
+        _, char_confidences = alphabet.spell(hyp.tokens, confidences)
+        nbest = [Alternative(text_of(h.tokens), h.score, h.am_score, h.lm_score) for h in hyps] if config.nbest else []
         return DecodeResult("".join(chars).strip(), float(hyp.score), list(hyp.tokens), starts,
-                            words_from_frames(chars, char_frames, frame_rate))
+                            words_from_frames(chars, char_frames, frame_rate, confidences=char_confidences),
+                            confidences, nbest)
 
     return decode

@@ -53,6 +53,7 @@ class DecoderConfig:
         beta: beam: bonus per word (natural-log units).
         hotwords: beam: path of a hotword file (`recog.decode.lexicon.read_hotwords`).
         hotword_weight: beam: bonus per matched character for phrases without a weight.
+        nbest: 0: no N-best list; N >= 1: results carry the N best hypotheses (N > 1 needs beam).
     """
 
     kind: str = "greedy"
@@ -62,9 +63,16 @@ class DecoderConfig:
     beta: float = BETA
     hotwords: str | None = None
     hotword_weight: float = HOTWORD_WEIGHT
+    nbest: int = 0
 
     def __post_init__(self) -> None:
         check_settings(self.beam_width, self.alpha, self.beta, self.hotword_weight)
+        if isinstance(self.nbest, bool) or not isinstance(self.nbest, int) or self.nbest < 0:
+            raise ValueError(f"nbest must be a whole number >= 0, got {self.nbest!r}")
+        if self.kind == "greedy" and self.nbest > 1:
+            raise ValueError("--nbest above 1 needs --decoder beam (greedy decoding finds one hypothesis)")
+        if self.nbest > self.beam_width:
+            raise ValueError(f"--nbest {self.nbest} exceeds the beam width {self.beam_width}")
         if self.kind not in DECODERS:
             raise ValueError(f"unknown decoder {self.kind!r} (greedy or beam)")
         if self.kind == "greedy" and self.lm:
@@ -77,7 +85,7 @@ class DecoderConfig:
         if self.kind == "greedy":
             from recog.decode.greedy import greedy_decoder
 
-            return greedy_decoder(alphabet, frame_rate)
+            return greedy_decoder(alphabet, frame_rate, self.nbest)
         from recog.decode.beam import beam_decoder  # numba: compiled only when asked for
 
         return beam_decoder(self, alphabet, frame_rate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recog.decode.result import DecodeResult, words_from_frames
+from recog.decode.result import Alternative, DecodeResult, token_confidences, words_from_frames
 from recog.text import Alphabet
 
 
@@ -31,17 +31,40 @@ def greedy_token_frames(log_probs: np.ndarray) -> tuple[list[int], list[int]]:
     return tokens, frames
 
 
-def greedy_decoder(alphabet: Alphabet, frame_rate: float):
+def greedy_spans(log_probs: np.ndarray) -> tuple[list[int], list[int], list[int]]:
+    """Best path of log_probs [T, V]: (tokens, first frame, last frame of each token's run)."""
+    best = np.asarray(log_probs).argmax(axis=-1).tolist() if len(log_probs) else []
+    tokens: list[int] = []
+    firsts: list[int] = []
+    lasts: list[int] = []
+    prev = 0
+    for t, k in enumerate(best):
+        if k != 0 and k == prev:
+            lasts[-1] = t
+        elif k != 0:
+            tokens.append(k)
+            firsts.append(t)
+            lasts.append(t)
+        prev = k
+    return tokens, firsts, lasts
+
+
+def greedy_decoder(alphabet: Alphabet, frame_rate: float, nbest: int = 0):
     """A decoder (log-probs [T', V] -> `DecodeResult`) doing best-path decoding.
 
     Score: the sum over frames of the best token's log-probability (natural log).
+    `nbest` 1 adds the best path as a one-entry N-best list (greedy has no others).
     """
 
     def decode(log_probs: np.ndarray) -> DecodeResult:
-        tokens, frames = greedy_token_frames(log_probs)
+        tokens, firsts, lasts = greedy_spans(log_probs)
         score = float(log_probs.max(axis=-1).sum()) if len(log_probs) else 0.0
-        chars, char_frames = alphabet.spell(tokens, frames)
-        return DecodeResult("".join(chars).strip(), score, tokens, frames,
-                            words_from_frames(chars, char_frames, frame_rate))
+        confidences = token_confidences(log_probs, tokens, firsts, lasts)
+        chars, char_frames = alphabet.spell(tokens, firsts)
+        _, char_confidences = alphabet.spell(tokens, confidences)
+        text = "".join(chars).strip()
+        return DecodeResult(text, score, tokens, firsts,
+                            words_from_frames(chars, char_frames, frame_rate, confidences=char_confidences),
+                            confidences, [Alternative(text, score, score)] if nbest else [])
 
     return decode

@@ -26,7 +26,7 @@ from typing import IO
 from tqdm import tqdm
 
 from recog.data.manifest import read_manifest
-from recog.runtime.formats import ctm_lines, recording_id, srt_text
+from recog.runtime.formats import ctm_lines, plain_text, recording_id, srt_text, vtt_text
 from recog.runtime.modality import AUDIO_EXTENSIONS
 from recog.runtime.recognizer import Recognizer, Transcript
 from recog.text import read_text_lines
@@ -203,16 +203,18 @@ class Summary:
 
 @dataclass
 class Sinks:
-    """Where rows go: JSONL (or 'path<TAB>text' lines), CTM lines and SRT files on request.
+    """Where rows go: JSONL (or 'path<TAB>text' lines), CTM lines, and one subtitle or text file
+    per input on request.
 
-    The main row is written last, after the CTM lines and the SRT file of its input, so a
+    The main row is written last, after the CTM lines and the per-input files, so a
     row in the main output means everything of that input is written (resume relies on it).
 
     Attributes:
         jsonl: text stream for the rows.
-        ctm: text stream for CTM lines, or None.
-        srt_dir: folder for one `.srt` per input, or None.
-        srt_root: inputs' common folder; SRT files mirror the paths below it.
+        ctm: text stream for CTM lines (with word confidences), or None.
+        srt_dir, vtt_dir, txt_dir: folders for one `.srt` (SubRip), `.vtt` (WebVTT) or `.txt`
+            (plain text) file per input, or None.
+        srt_root: inputs' common folder; per-input files mirror the paths below it.
         text_only: rows are 'path<TAB>text' (errors 'path<TAB>ERROR: why') instead of JSON.
     """
 
@@ -221,16 +223,21 @@ class Sinks:
     srt_dir: Path | None = None
     srt_root: Path | None = None
     text_only: bool = False
+    vtt_dir: Path | None = None
+    txt_dir: Path | None = None
 
     def write(self, t: Transcript) -> None:
         if t.error is None:
             if self.ctm is not None:
                 self.ctm.writelines(ctm_lines(t.path, t.words))
                 self.ctm.flush()
-            if self.srt_dir is not None:
-                target = srt_target(t.path, self.srt_dir, self.srt_root)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(srt_text(t.words), encoding="utf-8")
+            for folder, suffix, text in ((self.srt_dir, ".srt", lambda: srt_text(t.words)),
+                                         (self.vtt_dir, ".vtt", lambda: vtt_text(t.words)),
+                                         (self.txt_dir, ".txt", lambda: plain_text(t.text))):
+                if folder is not None:
+                    target = srt_target(t.path, folder, self.srt_root).with_suffix(suffix)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text(), encoding="utf-8")
         if self.text_only:
             self.jsonl.write(f"{t.path}\t{t.text if t.error is None else 'ERROR: ' + t.error}\n")
         else:

@@ -86,6 +86,7 @@ class StreamingDecoder:
     blank_prob: float = 0.99
     tokens: list[int] = field(default_factory=list)
     frames: list[int] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
     score: float = 0.0
     _buffer: list[np.ndarray] = field(default_factory=list)
     _buffered: int = 0
@@ -135,9 +136,14 @@ class StreamingDecoder:
     def _decode(self, segment: np.ndarray) -> None:
         result = self.decoder(segment)
         tokens, frames = list(result.tokens), list(result.token_frames)
+        confidences = list(result.token_confidences) or [1.0] * len(tokens)
         if tokens and self._held is not None and tokens[0] == self._held and frames[0] == 0:
-            tokens, frames = tokens[1:], frames[1:]  # a forced cut split one token's frames: count it once
+            # a forced cut split one token's frames: count it once, with the better of its two halves
+            if self.confidences:
+                self.confidences[-1] = max(self.confidences[-1], confidences[0])
+            tokens, frames, confidences = tokens[1:], frames[1:], confidences[1:]
         self.tokens.extend(tokens)
+        self.confidences.extend(confidences)
         self.frames.extend(self._offset + f for f in frames)
         self.score += result.score
         self._offset += segment.shape[0]

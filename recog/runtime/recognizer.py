@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from recog.decode.config import Decoder, DecoderConfig
-from recog.decode.result import DecodeResult, Word, words_from_frames
+from recog.decode.result import Alternative, DecodeResult, Word, words_from_frames
 from recog.features.ink.strokes import Ink
 from recog.features.io import AudioReadError
 from recog.runtime.backends import AcousticModel, load_acoustic_model
@@ -52,6 +52,8 @@ class Transcript:
         error: why the input could not be transcribed (None on success); names the file.
         log_probs: the model's output [T', V] float32, kept only when the recognizer's
             `keep_log_probs` is set (evaluation, LM tuning); never written to rows.
+        nbest: the N best hypotheses when the decoder was asked for them (`DecoderConfig.nbest`;
+            a long input read in windows gets its best one only).
     """
 
     path: str
@@ -61,14 +63,21 @@ class Transcript:
     words: list[Word] = field(default_factory=list)
     error: str | None = None
     log_probs: np.ndarray | None = field(default=None, repr=False)
+    nbest: list[Alternative] = field(default_factory=list)
 
     def to_row(self) -> dict[str, Any]:
-        """The JSONL row: {path, text, score, duration, words: [{word, start, end}]} or {path, error}."""
+        """The JSONL row: {path, text, score, duration, words: [{word, start, end, confidence}]
+        (+ nbest: [{text, score, am_score, lm_score}] when asked for)} or {path, error}."""
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        words = [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in self.words]
-        return {"path": self.path, "text": self.text, "score": round(self.score, 4),
-                "duration": round(self.duration, 3), "words": words}
+        words = [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
+                  "confidence": round(w.confidence, 4)} for w in self.words]
+        row = {"path": self.path, "text": self.text, "score": round(self.score, 4),
+               "duration": round(self.duration, 3), "words": words}
+        if self.nbest:
+            row["nbest"] = [{"text": a.text, "score": round(a.score, 4), "am_score": round(a.am_score, 4),
+                             "lm_score": round(a.lm_score, 4)} for a in self.nbest]
+        return row
 
 
 class Recognizer:
@@ -101,6 +110,7 @@ class Recognizer:
         self.frame_rate = self.info.frame_rate
         config = decoder if isinstance(decoder, DecoderConfig) else DecoderConfig()
         self.decoder = decoder if callable(decoder) else config.build(self.alphabet, self.frame_rate)
+        self.wants_nbest = config.nbest > 0
         self.rate = self.modality.rate(self.info.features)
         self.frame_samples = int(round(self.rate / self.frame_rate))
         self.chunk_frames = max(1, int(round(chunk_seconds * self.frame_rate)))
@@ -271,8 +281,9 @@ class Recognizer:
                     kept.append(lp[w.keep_from : w.keep_to])
         tokens, frames, score = stream.finish()
         chars, char_frames = self.alphabet.spell(tokens, frames)
-        words = words_from_frames(chars, char_frames, self.frame_rate)
-        result = DecodeResult(" ".join(w.word for w in words), score, tokens, frames, words)
+        _, char_confidences = self.alphabet.spell(tokens, stream.confidences)
+        words = words_from_frames(chars, char_frames, self.frame_rate, confidences=char_confidences)
+        result = DecodeResult(" ".join(w.word for w in words), score, tokens, frames, words, stream.confidences)
         log_probs = np.concatenate(kept) if kept else None
         return self._transcript(source.name, result, source.num_samples / self.rate, log_probs)
 
@@ -282,8 +293,9 @@ class Recognizer:
     def _transcript(self, path: str, result: DecodeResult, duration: float,
                     log_probs: np.ndarray | None) -> Transcript:
         score = result.score if math.isfinite(result.score) else -1e30
+        nbest = result.nbest or ([Alternative(result.text, score, score)] if self.wants_nbest else [])
         return Transcript(path, result.text, score, duration, result.words,
-                          log_probs=log_probs if self.keep_log_probs else None)
+                          log_probs=log_probs if self.keep_log_probs else None, nbest=nbest)
 
 
 def _check_regular_file(path: str) -> None:
