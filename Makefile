@@ -52,6 +52,7 @@ check-fsdd:
 prepare-digits: check-fsdd setup sysdeps
 	$(RECOG) prepare fsdd-digits --data $(FSDD_DIR) --out $(DIGITS_DATA)/fsdd
 	$(PY) -m pipelines.digits.synth --out $(DIGITS_DATA)/synth
+	$(PY) -m pipelines.digits.nonspeech --out $(DIGITS_DATA)/nonspeech
 
 # NPROC=N > 1 trains data-parallel on N processes of this machine (N GPUs, or gloo on CPU):
 # `make train-digits NPROC=2`. Multi-node: see docs/training.md, "Scaling out".

@@ -35,11 +35,15 @@ class DataConfig:
             best checkpoint is chosen on the first one.
         modality: "audio" (features from `[features]`, augmentation from `[augment]`) or
             "ink" (online handwriting: `[ink_features]`, `[ink_augment]`).
+        no_speech: training manifests of inputs that hold no words (silence, noise, hum), each
+            row with an empty transcript: the model learns to answer them with blanks. Rows with
+            an empty transcript anywhere else are data errors and are skipped.
     """
 
     train: list[str] = field(default_factory=list)
     dev: list[str] = field(default_factory=list)
     modality: str = "audio"
+    no_speech: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.modality not in ("audio", "ink"):

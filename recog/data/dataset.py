@@ -60,7 +60,7 @@ class AudioDataset(torch.utils.data.Dataset):
         self.utterances: list[Utterance] = []
         self.skipped: list[tuple[str, str]] = []
         for utt, (_, text) in zip(utterances, texts, strict=True):
-            if not text:
+            if not text and not utt.extra.get("no_speech"):  # `data.no_speech` rows are meant to be empty
                 self.skipped.append((str(utt.path), "empty transcript"))
                 continue
             try:

@@ -66,7 +66,7 @@ class InkDataset(torch.utils.data.Dataset):
         for utt, (_, text) in zip(utterances, texts, strict=True):
             if utt.modality != "ink":
                 raise ValueError(f"{utt.path}: an {utt.modality} row in an ink recipe (data.modality = 'ink')")
-            if not text:
+            if not text and not utt.extra.get("no_speech"):  # `data.no_speech` rows are meant to be empty
                 self.skipped.append((str(utt.path), "empty transcript"))
                 continue
             try:

@@ -121,7 +121,7 @@ def check_texts(utterances: Sequence[Utterance], alphabet: Alphabet,
     for utt in utterances:
         text = normalizer(utt.text)
         unknown = alphabet.unknown_chars(text)
-        if not text:
+        if not text and not utt.extra.get("no_speech"):
             problems.append(Problem(str(utt.path), "empty", "empty transcript"))
         elif unknown:
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in sorted(unknown))
@@ -152,7 +152,7 @@ def check_usable(dataset: AudioDataset | InkDataset,
     for i, utt in enumerate(dataset.utterances):
         need = ctc_min_frames(dataset.targets[i])
         peak = float(np.max(np.abs(waves[i]))) if waves is not None and len(waves[i]) else None
-        if peak is not None and peak < SILENCE_PEAK:
+        if peak is not None and peak < SILENCE_PEAK and not utt.extra.get("no_speech"):
             problems.append(Problem(str(utt.path), "silent", f"peak {peak:.1e} < {SILENCE_PEAK:.0e}"))
         elif out[i] < need:
             problems.append(Problem(str(utt.path), "too_short",

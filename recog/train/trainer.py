@@ -106,6 +106,15 @@ class Trainer:
         configure_backend(self.device, tc.threads)
 
         train_utts = [u for m in config.data.train for u in read_manifest(config.resolve(m))]
+        for m in config.data.no_speech:
+            rows = read_manifest(config.resolve(m))
+            spoken = [u for u in rows if config.text.normalizer(u.text)]
+            if spoken:
+                raise ValueError(f"{m}: data.no_speech rows must have an empty transcript; "
+                                 f"{spoken[0].path} has {spoken[0].text!r}")
+            for u in rows:
+                u.extra["no_speech"] = True
+            train_utts += rows
         if not train_utts:
             raise ValueError("data.train lists no utterances")
         self.alphabet = build_alphabet(config, [u.text for u in train_utts])
@@ -146,7 +155,7 @@ class Trainer:
         config = self.config
         norm = config.text.normalizer
         self.train_set, self.train_indices, train_report = load_split(
-            "train", config.data.train, train_utts, lambda u: build_dataset(config, u, self.alphabet, train=True),
+            "train", [*config.data.train, *config.data.no_speech], train_utts, lambda u: build_dataset(config, u, self.alphabet, train=True),
             self.alphabet, norm, self.model.output_lengths)
         reports = [train_report]
         self.dev_sets, self.dev_indices = {}, {}
