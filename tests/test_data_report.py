@@ -140,3 +140,27 @@ def test_too_many_skipped_steps_fail_with_a_clear_message(tmp_path, tone_corpus)
     with pytest.raises(TooManySkipsError, match=r"optimizer steps \(100\.0%\) were skipped for a NaN"):
         trainer.run()
     assert trainer.epoch == 1  # stopped at the end of the first epoch
+
+
+def test_no_speech_rows_are_kept_with_empty_transcripts(tmp_path, tone_corpus):
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    sf.write(quiet / "zeros.wav", np.zeros(RATE, dtype=np.float32), RATE)  # digital silence is meant here
+    sf.write(quiet / "hiss.wav", (np.random.default_rng(0).standard_normal(RATE) * 1e-3).astype(np.float32), RATE)
+    no_speech = tmp_path / "no_speech.jsonl"
+    no_speech.write_text("".join(json.dumps({"audio_filepath": str(quiet / n), "text": ""}) + "\n"
+                                 for n in ("zeros.wav", "hiss.wav")))
+    config = _config(tmp_path, tone_corpus)
+    text = config.read_text().replace("[text]", f'no_speech = ["{no_speech}"]\n[text]', 1)
+    config.write_text(text)
+    trainer = Trainer(load_config(config))
+    report = json.loads((tmp_path / "exp" / "data_report.json").read_text())["splits"]["train"]
+    assert report["utterances"] == len(TEXTS) + 2 and report["skipped"] == 0
+    targets = [trainer.train_set.targets[i] for i in trainer.train_indices]
+    assert sum(1 for t in targets if len(t) == 0) == 2
+    assert trainer.run()["skipped_steps"] == 0  # an empty CTC target trains like any other
+    spoken = tmp_path / "spoken.jsonl"
+    spoken.write_text(json.dumps({"audio_filepath": str(quiet / "hiss.wav"), "text": "ab"}) + "\n")
+    config.write_text(text.replace(str(no_speech), str(spoken)))
+    with pytest.raises(ValueError, match="data.no_speech rows must have an empty transcript"):
+        Trainer(load_config(config))
