@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from recog.features import limits as input_limits
 from recog.features.config import AudioFeatureConfig
 from recog.features.ink.config import InkFeatureConfig
 from recog.features.ink.io import INK_EXTENSIONS, load_ink
@@ -39,7 +40,9 @@ class Modality:
         extensions: file suffixes searched in folders (lower case, with the dot).
         config_type: the feature configuration class its models carry.
         read: (path, feature config) -> raw input (waveform [N] float32 at the model rate, or `Ink`);
-            raises `InputError` subclasses naming the file.
+            raises `InputError` subclasses naming the file. Files are checked against
+            `recog.features.limits.DEFAULT_LIMITS` (sample rate, duration, size, points...)
+            before they are read; featurizing ink checks the points resampling would make.
         featurize: (raw input, feature config) -> features [T, F] float32.
         timed_in_seconds: word times are seconds (audio) rather than feature vectors (ink).
     """
@@ -60,7 +63,11 @@ INPUT_ERRORS = (AudioReadError, InkError)
 
 
 def _read_audio(path: str | Path, features: AudioFeatureConfig) -> np.ndarray:
-    return load_audio(path, features.sample_rate)
+    return load_audio(path, features.sample_rate, limits=input_limits.DEFAULT_LIMITS)
+
+
+def _read_ink(path: str | Path, _features: InkFeatureConfig) -> Ink:
+    return load_ink(path, limits=input_limits.DEFAULT_LIMITS)
 
 
 def _audio_features(wave: np.ndarray, features: AudioFeatureConfig) -> np.ndarray:
@@ -75,15 +82,14 @@ def _audio_features(wave: np.ndarray, features: AudioFeatureConfig) -> np.ndarra
 def _ink_features(ink: Ink, features: InkFeatureConfig) -> np.ndarray:
     from recog.features.ink.extract import ink_features  # numba: loaded by ink models only
 
-    feats = ink_features(ink, features)
+    feats = ink_features(ink, features, limits=input_limits.DEFAULT_LIMITS)
     if feats.shape[0] == 0:
         raise InkError(f"{ink.source}: ink has no points")
     return feats
 
 
 AUDIO = Modality("audio", AUDIO_EXTENSIONS, AudioFeatureConfig, _read_audio, _audio_features, True)
-INK = Modality("ink", tuple(INK_EXTENSIONS), InkFeatureConfig, lambda path, _features: load_ink(path),
-               _ink_features, False)
+INK = Modality("ink", tuple(INK_EXTENSIONS), InkFeatureConfig, _read_ink, _ink_features, False)
 MODALITIES: dict[str, Modality] = {m.name: m for m in (AUDIO, INK)}
 
 

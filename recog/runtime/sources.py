@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 
 from recog.features.io import AudioReadError, resample
+from recog.features.limits import InputLimits, current
 
 
 class ArraySource:
@@ -35,17 +36,25 @@ class ArraySource:
 class FileSource:
     """A sound file read window by window, mono, resampled to `sample_rate`.
 
-    Raises `AudioReadError` naming the file when it cannot be opened or holds
-    non-finite samples.
+    The header's sample rate, channels and duration are checked against `limits`
+    (default `recog.features.limits.DEFAULT_LIMITS`) when the file is opened; a window
+    then costs memory in proportion to its length only.
+    Raises `AudioReadError` naming the file when it cannot be opened, is beyond a
+    limit, or holds non-finite samples.
     """
 
-    def __init__(self, path: str | Path, sample_rate: int):
+    def __init__(self, path: str | Path, sample_rate: int, limits: InputLimits | None = None):
         self.name = str(path)
         self.sample_rate = sample_rate
         try:
             self.file = sf.SoundFile(str(path))
         except Exception as err:  # LibsndfileError, RuntimeError, FileNotFoundError
             raise AudioReadError(f"{path}: cannot read audio ({err})") from None
+        problem = current(limits).audio_problem(self.name, int(self.file.samplerate), int(self.file.channels),
+                                                int(self.file.frames), sample_rate, whole=False)
+        if problem:
+            self.file.close()
+            raise AudioReadError(problem)
         self.file_rate = int(self.file.samplerate)
         self.num_samples = int(round(self.file.frames * sample_rate / self.file_rate))
 

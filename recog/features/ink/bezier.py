@@ -8,6 +8,9 @@ control points solved from 2x2 normal equations); where the largest point-curve
 distance exceeds the tolerance, the stroke is split at that point and both
 halves are fitted again, recursively (the splitting scheme of Schneider,
 "An algorithm for automatically fitting digitized curves", Graphics Gems 1990).
+A piece longer than `MAX_SPLIT_SPAN` points is split at its middle instead, so a
+pathological stroke costs O(N log N + N x MAX_SPLIT_SPAN), not O(N^2); no stroke of
+handwriting is that long (IAM-OnDB's longest has 294 resampled points).
 
 A line becomes one vector per curve, several times fewer than resampled
 points. Layout (core heights, y down):
@@ -37,6 +40,7 @@ import numba
 import numpy as np
 
 RIDGE = 1e-3  # pulls under-determined fits (3 points) toward the straight line
+MAX_SPLIT_SPAN = 1024  # points; longer pieces that miss the tolerance are halved, not split at their worst point
 
 
 @dataclass
@@ -138,6 +142,8 @@ def _fit_strokes(xy: np.ndarray, offsets: np.ndarray, tolerance: float) -> tuple
             else:
                 worst, where = _fit(xy, a, b, ctrl)
             if worst > tolerance and b - a >= 2:
+                if b - a > MAX_SPLIT_SPAN:
+                    where = (a + b) // 2
                 stack[top, 0], stack[top, 1] = where, b  # right half, done after the left
                 stack[top + 1, 0], stack[top + 1, 1] = a, where
                 top += 2

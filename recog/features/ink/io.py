@@ -7,13 +7,16 @@ Formats:
     ink pack      `NAME.npz` holding many lines (see `recog.features.ink.pack`); one line is
                   addressed as `NAME.npz#<index>`, which is what prepared manifests reference.
 
-`load_ink(path)` picks the reader by the suffix.
+`load_ink(path)` picks the reader by the suffix. Every reader checks the file against
+`InputLimits` (size, JSON nesting, XML elements, points, strokes) before it builds
+anything in proportion to the file, and refuses with an `InkError` naming the limit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,37 +24,90 @@ import numpy as np
 
 from recog.features.ink.pack import load_pack, split_pack_address
 from recog.features.ink.strokes import Ink, InkError
+from recog.features.limits import InputLimits, above, current
 
 INK_EXTENSIONS = (".json", ".xml")
+XML_OTHER_ELEMENTS = 1024  # elements besides <Point> and <Stroke> an XML ink may hold (headers)
+JSON_OTHER_ARRAYS = 1024  # arrays besides points and strokes a JSON ink may hold (the strokes list, metadata)
 
 
-def load_ink(path: str | Path) -> Ink:
+def load_ink(path: str | Path, limits: InputLimits | None = None) -> Ink:
     """Read an ink from a `.json` ink file, an IAM-OnDB `.xml` file or `pack.npz#index`.
 
-    Raises `InkError` naming the file when it is missing, malformed or holds no points.
+    Raises `InkError` naming the file when it is missing, malformed, holds no points,
+    or is beyond `limits` (default `recog.features.limits.DEFAULT_LIMITS`).
     """
+    limits = current(limits)
     text = str(path)
     pack, index = split_pack_address(text)
     if pack is not None:
-        return load_pack(pack).ink(index)
+        loaded = load_pack(pack)
+        if 0 <= index < len(loaded):
+            a, b = loaded.offsets[index], loaded.offsets[index + 1]
+            lifts = int(np.count_nonzero(loaded.pen_up[a:b])) + int(b > a and loaded.pen_up[b - 1] == 0)
+            check_counts(f"{loaded.path}#{index}", int(b - a), lifts, limits)
+        return loaded.ink(index)
     p = Path(text)
     if not p.is_file():
         raise InkError(f"{p}: file not found")
     suffix = p.suffix.lower()
     if suffix == ".json":
-        return read_ink_json(p)
+        return read_ink_json(p, limits)
     if suffix == ".xml":
-        return read_iam_xml(p)
+        return read_iam_xml(p, limits)
     if suffix == ".npz":
         raise InkError(f"{p}: an ink pack holds many lines; address one as {p}#<index>")
     raise InkError(f"{p}: unknown ink format {suffix!r} (expected .json, .xml or pack.npz#index)")
 
 
+def check_counts(source: str, points: int, strokes: int, limits: InputLimits) -> None:
+    """InkError when an ink of `points` points in `strokes` strokes is beyond `limits`."""
+    if points > limits.max_ink_points:
+        raise InkError(above(source, "point count", points, limits.max_ink_points, "max_ink_points"))
+    if strokes > limits.max_ink_strokes:
+        raise InkError(above(source, "stroke count", strokes, limits.max_ink_strokes, "max_ink_strokes"))
+
+
+def check_file_size(path: Path, limits: InputLimits) -> None:
+    """InkError when the file at `path` is larger than `limits.max_file_bytes`."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InkError(f"{path}: file not found") from None
+    if size > limits.max_file_bytes:
+        raise InkError(above(str(path), "file size", size, limits.max_file_bytes, "max_file_bytes", " bytes"))
+
+
 # ---- JSON -------------------------------------------------------------------------------------
-def ink_from_json(data: object, source: str = "<json>") -> Ink:
-    """A parsed JSON object `{"strokes": [[[x, y(, t)], ...], ...]}` -> Ink (empty strokes dropped)."""
+_ESCAPED = re.compile(rb"\\.", re.S)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[[ord("["), ord("{")]] = 1
+_DEPTH_STEP[[ord("]"), ord("}")]] = -1
+
+
+def json_structure(raw: bytes) -> tuple[int, int]:
+    """(deepest nesting of [ and {, number of arrays) outside strings in JSON text, by scanning
+    its bytes (no parsing, no recursion; time and memory linear in the text)."""
+    brackets = _STRING.sub(b"", _ESCAPED.sub(b"", raw)).translate(None, _NOT_BRACKET)
+    steps = _DEPTH_STEP[np.frombuffer(brackets, np.uint8)]
+    depth = deepest = 0
+    for i in range(0, len(steps), 1 << 20):
+        levels = np.cumsum(steps[i : i + (1 << 20)], dtype=np.int64) + depth
+        deepest, depth = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest, brackets.count(b"[")
+
+
+def ink_from_json(data: object, source: str = "<json>", limits: InputLimits | None = None) -> Ink:
+    """A parsed JSON object `{"strokes": [[[x, y(, t)], ...], ...]}` -> Ink (empty strokes dropped).
+
+    The point and stroke counts are checked against `limits` before any array is made.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("strokes"), list):
         raise InkError(f"{source}: expected an object with a 'strokes' list")
+    check_counts(source, sum(len(s) for s in data["strokes"] if isinstance(s, list)),
+                 sum(1 for s in data["strokes"] if s), current(limits))
     strokes = []
     for k, stroke in enumerate(data["strokes"]):
         if not isinstance(stroke, list):
@@ -70,16 +126,33 @@ def ink_from_json(data: object, source: str = "<json>") -> Ink:
     return Ink(strokes, source)
 
 
-def read_ink_json(path: str | Path) -> Ink:
-    """Read a JSON ink file; raises `InkError` naming the file."""
-    path = Path(path)
+def read_ink_json(path: str | Path, limits: InputLimits | None = None) -> Ink:
+    """Read a JSON ink file; raises `InkError` naming the file.
+
+    Its size, bracket nesting and number of arrays (one per point and per stroke, plus
+    `JSON_OTHER_ARRAYS`) are checked against `limits` before it is parsed.
+    """
+    path, limits = Path(path), current(limits)
+    check_file_size(path, limits)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InkError(f"{path}: file not found") from None
+    depth, arrays = json_structure(raw)
+    if depth > limits.max_json_depth:
+        raise InkError(above(str(path), "JSON nesting depth", depth, limits.max_json_depth, "max_json_depth"))
+    if arrays > limits.max_ink_points + limits.max_ink_strokes + JSON_OTHER_ARRAYS:
+        raise InkError(above(str(path), "JSON array count (one per point and stroke)", arrays,
+                             limits.max_ink_points + limits.max_ink_strokes + JSON_OTHER_ARRAYS,
+                             f"max_ink_points + max_ink_strokes + {JSON_OTHER_ARRAYS} others"))
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InkError(f"{path}: not valid JSON ({err})") from None
-    return ink_from_json(data, str(path))
+    except RecursionError:
+        raise InkError(f"{path}: JSON nested deeper than the parser can follow "
+                       f"(InputLimits.max_json_depth {limits.max_json_depth} is too high)") from None
+    return ink_from_json(data, str(path), limits)
 
 
 def ink_to_json(ink: Ink, decimals: int | None = 3) -> dict:
@@ -102,25 +175,23 @@ def write_ink_json(ink: Ink, path: str | Path, decimals: int | None = 3) -> None
 
 
 # ---- IAM-OnDB XML -----------------------------------------------------------------------------
-def read_iam_xml(path: str | Path) -> Ink:
+def read_iam_xml(path: str | Path, limits: InputLimits | None = None) -> Ink:
     """Read an IAM-OnDB lineStrokes XML file: every `<Stroke>` under `<StrokeSet>`, in order.
 
     Points carry `x`, `y` (whiteboard units, y down) and, when every point has it,
-    `time` (seconds), returned as milliseconds since the first point.
+    `time` (seconds), returned as milliseconds since the first point. The file's size,
+    its number of elements (while parsing), points and strokes are checked against `limits`.
     """
-    path = Path(path)
-    try:
-        root = ET.parse(path).getroot()
-    except FileNotFoundError:
-        raise InkError(f"{path}: file not found") from None
-    except ET.ParseError as err:
-        raise InkError(f"{path}: not valid XML ({err})") from None
+    path, limits = Path(path), current(limits)
+    check_file_size(path, limits)
+    root = _parse_xml(path, limits.max_ink_points + limits.max_ink_strokes + XML_OTHER_ELEMENTS)
     stroke_set = root if root.tag == "StrokeSet" else root.find(".//StrokeSet")
     if stroke_set is None:
         raise InkError(f"{path}: no <StrokeSet> element (not an IAM-OnDB lineStrokes file)")
+    stroke_points = [stroke.findall("Point") for stroke in stroke_set.iter("Stroke")]
+    check_counts(str(path), sum(len(pts) for pts in stroke_points), sum(1 for pts in stroke_points if pts), limits)
     strokes, times = [], []
-    for k, stroke in enumerate(stroke_set.iter("Stroke")):
-        pts = stroke.findall("Point")
+    for k, pts in enumerate(stroke_points):
         if not pts:
             continue
         try:
@@ -133,6 +204,24 @@ def read_iam_xml(path: str | Path) -> Ink:
         t0 = all_times[0]
         strokes = [np.column_stack([s, (np.asarray(t) - t0) * 1000.0]) for s, t in zip(strokes, times, strict=True)]
     return Ink(strokes, str(path))
+
+
+def _parse_xml(path: Path, max_elements: int) -> ET.Element:
+    """The root of the XML file at `path`, refused (InkError) as soon as it holds more than `max_elements`."""
+    count = 0
+    try:
+        with path.open("rb") as f:
+            parser = ET.iterparse(f, events=("start",))
+            for _ in parser:
+                count += 1
+                if count > max_elements:
+                    raise InkError(above(str(path), "XML element count", f"{count - 1}+", max_elements,
+                                         f"max_ink_points + max_ink_strokes + {XML_OTHER_ELEMENTS} others"))
+            return parser.root
+    except FileNotFoundError:
+        raise InkError(f"{path}: file not found") from None
+    except ET.ParseError as err:
+        raise InkError(f"{path}: not valid XML ({err})") from None
 
 
 def write_iam_xml(ink: Ink, path: str | Path) -> None:

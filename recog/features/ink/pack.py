@@ -42,8 +42,11 @@ class InkPack:
         if not self.path.is_file():
             raise InkError(f"{self.path}: ink pack not found")
         try:
+            check_pack_headers(self.path)
             with np.load(self.path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
+        except InkError:
+            raise
         except (OSError, ValueError, zipfile.BadZipFile) as err:
             raise InkError(f"{self.path}: unreadable ink pack ({err})") from None
         missing = {"points", "pen_up", "offsets"} - set(arrays)
@@ -77,6 +80,40 @@ class InkPack:
         if self.time is not None:
             points = np.column_stack([points, self.time[a:b].astype(np.float64)])
         return Ink.from_pen_up(points, self.pen_up[a:b], source=f"{self.path}#{index}")
+
+
+DEFLATE_MAX_RATIO = 1032  # the most deflate can expand: a deflated member claims at most this x its size
+
+
+def check_pack_headers(path: Path) -> None:
+    """InkError when the headers of a pack claim more data than the file holds.
+
+    `np.load` allocates an array as large as its npy header says before reading it, so a
+    700-byte pack could claim 8 GB. Each array's header must fit its zip member, and
+    each member its compressed bytes (stored: exactly; deflated: at most `DEFLATE_MAX_RATIO` x).
+    """
+    disk = path.stat().st_size
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+            if info.compress_size > disk or info.file_size > ratio * max(info.compress_size, 1):
+                raise InkError(f"{path}: member {info.filename} claims {info.file_size} bytes from "
+                               f"{info.compress_size} in a file of {disk} (not a valid ink pack)")
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise InkError(f"{path}: member {info.filename} has npy format {version}, expected 1.0 or 2.0")
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                    else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+            claimed = dtype.itemsize
+            for dim in shape:
+                claimed *= int(dim)
+            if claimed > info.file_size:
+                raise InkError(f"{path}: array {info.filename} claims shape {shape} ({claimed} bytes) but "
+                               f"holds {info.file_size} bytes (not a valid ink pack)")
 
 
 @lru_cache(maxsize=8)

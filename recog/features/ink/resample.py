@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from recog.features.ink.strokes import InkError
+from recog.features.limits import above
+
 
 def stroke_ids(offsets: np.ndarray) -> np.ndarray:
     """Offsets [S + 1] -> stroke index of every point [N] int64."""
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
 
 
-def resample_strokes(xy: np.ndarray, offsets: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+def resample_strokes(xy: np.ndarray, offsets: np.ndarray, spacing: float, max_points: int | None = None,
+                     source: str = "<ink>") -> tuple[np.ndarray, np.ndarray]:
     """Points [N, 2] + offsets [S + 1] -> equidistant points [M, 2] + offsets [S + 1].
 
     A stroke of arc length L becomes n = max(1, round(L / spacing)) segments of
@@ -24,6 +28,9 @@ def resample_strokes(xy: np.ndarray, offsets: np.ndarray, spacing: float) -> tup
     strokes and tends to `spacing` for long ones); both end points are kept, and
     a stroke of length 0 (a dot) keeps one point. Points are linearly interpolated
     along the polyline, so every new point lies on the original trace.
+
+    M is counted from the stroke lengths before any point is made: when it would exceed
+    `max_points` (or the lengths are not finite) an `InkError` naming `source` says so.
     """
     if spacing <= 0 or len(xy) == 0:
         return xy, offsets
@@ -36,6 +43,12 @@ def resample_strokes(xy: np.ndarray, offsets: np.ndarray, spacing: float) -> tup
     arc = np.cumsum(step)  # arc length from the start of the ink, pen-up jumps excluded
     start = arc[first]
     length = arc[offsets[1:] - 1] - start
+    if max_points is not None:
+        total = float(np.sum(np.where(length > 0, np.maximum(1.0, np.rint(length / spacing)) + 1.0, 1.0)))
+        if not total <= max_points:  # also NaN: lengths overflowed
+            raise InkError(above(source, f"resampling every {spacing:g} core heights would make",
+                                 f"{total:.0f} points (path length {float(np.sum(length)):.3g} core heights),",
+                                 max_points, "max_resampled_points"))
     segments = np.maximum(1, np.rint(length / spacing)).astype(np.int64)
     counts = np.where(length > 0, segments + 1, 1)
     new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
