@@ -9,18 +9,35 @@ FSDD_DIR ?= ../shared/data/fsdd
 YESNO_DIR ?= ../shared/data/yesno
 IAM_ONDB_DIR ?= ../shared/data/iam_ondb
 NPROC ?= 1
+RUNTIME_STAMP := .venv/.runtime-installed
 STAMP := .venv/.installed
 
-.PHONY: setup sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv runtime-check check-fsdd check-yesno prepare-yesno
+.PHONY: setup runtime-setup lock sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv runtime-check check-fsdd check-yesno prepare-yesno
 
+# Two layers, each from its lock file (exact versions tested here; pyproject.toml holds the ranges):
+# the runtime alone (numpy, librosa, numba, onnxruntime: what `make demo` needs, no torch), then
+# the train and dev extras on top (`make setup`, `make test`). Stamps make both idempotent.
+runtime-setup: $(RUNTIME_STAMP)
 setup: $(STAMP)
 
-# The stamp is rebuilt when pyproject.toml changes, so `make setup` is idempotent.
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml requirements/runtime.txt
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,dev]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -r requirements/runtime.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP) requirements/dev.txt
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $@
+
+# Regenerate the lock files from pyproject.toml's ranges in fresh virtual environments.
+LOCK_VENV ?= /tmp/recog-lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && python3.11 -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q .
+	$(LOCK_VENV)/bin/pip freeze --exclude recog > requirements/runtime.txt
+	$(LOCK_VENV)/bin/pip install -q '.[train,dev]'
+	$(LOCK_VENV)/bin/pip freeze --exclude recog > requirements/dev.txt
+	rm -rf $(LOCK_VENV)
 
 # Debian tools the digits recipe drives (speech synthesis for extra training voices).
 sysdeps:
@@ -39,7 +56,7 @@ lint: setup
 	$(PY) -m ruff check recog tests tools pipelines
 	.venv/bin/lint-imports
 
-demo: setup
+demo: runtime-setup
 	$(RECOG) transcribe --model models/digits-en/model.onnx models/digits-en/samples --text-only --quiet-progress
 
 # ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
@@ -204,7 +221,7 @@ RUNTIME_AUDIO ?= models/digits-en/samples
 runtime-check:
 	rm -rf $(RUNTIME_VENV) && (python3.11 -m venv $(RUNTIME_VENV) || python3 -m venv $(RUNTIME_VENV))
 	mkdir -p $(RUNTIME_VENV)/src && cp -r pyproject.toml README.md LICENSE recog $(RUNTIME_VENV)/src/  # keeps build/ out of the tree
-	$(RUNTIME_VENV)/bin/python -m pip install -q '$(RUNTIME_VENV)/src[runtime]'
+	$(RUNTIME_VENV)/bin/python -m pip install -q -r requirements/runtime.txt '$(RUNTIME_VENV)/src'
 	$(RUNTIME_VENV)/bin/python -c "import importlib.util as u; bad = [m for m in ('torch', 'torchaudio') if u.find_spec(m)]; assert not bad, bad"
 	cd $(RUNTIME_VENV) && bin/python -c "import sys, recog.runtime, recog.cli; assert 'torch' not in sys.modules"
 	cd $(RUNTIME_VENV) && bin/recog transcribe --model $(abspath $(RUNTIME_MODEL)) $(abspath $(RUNTIME_AUDIO)) --quiet-progress
