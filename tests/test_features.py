@@ -54,6 +54,37 @@ def test_features_match_on_real_speech(fsdd_dir):
     assert_twins_agree(LogMel(cfg)(torch.from_numpy(wave)).numpy(), log_mel(wave, cfg))
 
 
+@pytest.mark.parametrize("rate,n_mels", [(8000, 40), (16000, 80)])
+def test_numpy_stft_and_mel_are_librosas(rate, n_mels):
+    """The runtime computes the STFT and the mel filterbank with numpy as librosa does (librosa is
+    not imported at run time: it compiles numba functions on import): the same bits."""
+    librosa = pytest.importorskip("librosa")
+    import warnings
+
+    from recog.features.audio_np import _mel_filters, power_spectrum
+
+    cfg = AudioFeatureConfig(sample_rate=rate, n_mels=n_mels)
+    wave = synth_utterance("abc dab", rate=rate)
+    for n in (len(wave), len(wave) - 1, cfg.fft_size, cfg.fft_size // 2 - 1, 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n_fft larger than a short clip
+            stft = librosa.stft(wave[:n], n_fft=cfg.fft_size, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                                window="hann", center=True, pad_mode="constant")
+        power = power_spectrum(wave[:n], cfg.fft_size, cfg.hop_length, cfg.win_length)
+        np.testing.assert_array_equal(power, (stft.real**2 + stft.imag**2).astype(np.float32))
+    ref = librosa.filters.mel(sr=rate, n_fft=cfg.fft_size, n_mels=n_mels, fmin=cfg.f_min, fmax=cfg.top_freq,
+                              htk=False, norm="slaney")
+    np.testing.assert_array_equal(_mel_filters(rate, cfg.fft_size, n_mels, cfg.f_min, cfg.top_freq), ref)
+
+
+def test_runtime_features_import_neither_librosa_nor_numba():
+    code = ("import sys\nimport numpy as np\nfrom recog.features.audio_np import log_mel\n"
+            "from recog.features.config import AudioFeatureConfig\n"
+            "log_mel(np.zeros(8000, np.float32), AudioFeatureConfig(sample_rate=8000, n_mels=40))\n"
+            "bad = {'librosa', 'numba', 'scipy.signal'} & set(sys.modules)\nassert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_one_normalization_table_serves_numpy_and_torch():
     """`normalize` gives numpy's biased statistics on numpy arrays and torch tensors alike."""
     feats = np.random.default_rng(0).normal(-8.0, 3.0, size=(50, 6)) * np.linspace(0.5, 2.0, 6)
