@@ -10,6 +10,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from recog import _cache  # noqa: F401  (sets NUMBA_CACHE_DIR before any numba import; see recog/_cache.py)
+
 try:
     __version__ = version("recog")
 except PackageNotFoundError:  # running from a source tree that was never installed

@@ -141,7 +141,9 @@ def _slot(hkeys, key):
 @njit(cache=True, nogil=True)
 def _rehash(ints, n_rows, vsize, cap):
     """A child map of capacity `cap` (power of two) holding rows 1..n_rows-1."""
-    hkeys = np.full(cap, -1, np.int64)
+    hkeys = np.empty(cap, np.int64)  # np.empty and a loop: np.full compiles more (recog/_cache.py)
+    for i in range(cap):
+        hkeys[i] = -1
     hvals = np.empty(cap, np.int32)
     for x in range(1, n_rows):
         key = np.int64(ints[x, I_PARENT]) * vsize + ints[x, I_TOKEN]
@@ -286,9 +288,12 @@ def ctc_align(log_probs, length, tokens, n_tokens, frames):
     """
     n_states = 2 * n_tokens + 1
     T = length
-    score = np.full(n_states, NEG_INF)
+    score = np.empty(n_states)
     prev = np.empty(n_states)
-    back = np.zeros((max(T, 1), n_states), np.int8)
+    back = np.empty((max(T, 1), n_states), np.int8)  # row 0 is read (zeros), rows 1.. are written
+    for s in range(n_states):
+        score[s] = NEG_INF
+        back[0, s] = 0
     for j in range(n_tokens):
         frames[j, 0] = -1
         frames[j, 1] = -1
@@ -298,7 +303,8 @@ def ctc_align(log_probs, length, tokens, n_tokens, frames):
     if n_tokens > 0:
         score[1] = log_probs[0, tokens[0]]
     for t in range(1, T):
-        prev[:] = score
+        for s in range(n_states):
+            prev[s] = score[s]
         for s in range(n_states):
             lab = 0 if s % 2 == 0 else tokens[s // 2]
             best = prev[s]
@@ -357,6 +363,43 @@ def _heap_push(heap, n, value):
         heap[i], heap[small] = heap[small], heap[i]
         i = small
     return n
+
+
+@njit(cache=True, nogil=True)
+def _keep_top_k(cand, cand_lp, n, k):
+    """Reorder `cand[:n]` (and `cand_lp`) so that the first `k` hold the k largest `cand_lp`,
+    largest first; equal values keep their order (a stable partial sort, k small)."""
+    m = 0
+    for j in range(n):
+        c = cand[j]
+        v = cand_lp[j]
+        if m == k:
+            if v <= cand_lp[k - 1]:
+                continue
+            i = k - 1
+        else:
+            i = m
+            m += 1
+        while i > 0 and cand_lp[i - 1] < v:
+            cand[i] = cand[i - 1]
+            cand_lp[i] = cand_lp[i - 1]
+            i -= 1
+        cand[i] = c
+        cand_lp[i] = v
+
+
+@njit(cache=True, nogil=True)
+def _order_desc(vals, n):
+    """Indices of `vals[:n]`, largest first; equal values keep their order (insertion sort, n small)."""
+    order = np.empty(n, np.int64)
+    for j in range(n):
+        v = vals[j]
+        i = j
+        while i > 0 and vals[order[i - 1]] < v:
+            order[i] = order[i - 1]
+            i -= 1
+        order[i] = j
+    return order
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -419,7 +462,9 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
     ints[0, I_OOVRUN] = 0
     ints[0, I_WORDLEN] = 0
     floats[0, :] = 0.0
-    n_rows = 1
+    # Counters that flow through calls start as int64, not as integer literals: numba would
+    # otherwise compile each callee twice (once for the literal, once for int64).
+    n_rows = np.int64(1)
     hcap = 1
     while hcap < 2 * cap:
         hcap *= 2
@@ -448,14 +493,14 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
     beam[0] = 0
     pb[0] = 0.0
     pnb[0] = NEG_INF
-    n_beam = 1
+    n_beam = np.int64(1)
     best_prev = 0.0
 
     for t in range(length):
         lp = log_probs[t]
         lp0 = lp[0]
         frame_max = lp0
-        n_cand = 0
+        n_cand = np.int64(0)
         if lp0 < blank_skip:
             for v in range(1, vsize):
                 lv = lp[v]
@@ -466,9 +511,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
                     cand_lp[n_cand] = lv
                     n_cand += 1
             if n_cand > top_k:
-                order = np.argsort(-cand_lp[:n_cand])
-                kept = cand[order[:top_k]].copy()
-                cand[:top_k] = kept
+                _keep_top_k(cand, cand_lp, n_cand, top_k)
                 n_cand = top_k
         if n_cand == 0:
             # Only blank and repeats: the set of prefixes does not change.
@@ -488,8 +531,11 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
             cap = max(2 * cap, need)
             grown_i = np.empty((cap, N_INT), np.int32)
             grown_f = np.empty((cap, N_FLOAT), np.float64)
-            grown_i[:n_rows] = ints[:n_rows]
-            grown_f[:n_rows] = floats[:n_rows]
+            for x in range(n_rows):  # element loops: a slice copy compiles numba's shape-error path
+                for f in range(N_INT):
+                    grown_i[x, f] = ints[x, f]
+                for f in range(N_FLOAT):
+                    grown_f[x, f] = floats[x, f]
             ints = grown_i
             floats = grown_f
         if 2 * need > hkeys.shape[0]:
@@ -501,7 +547,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
         # Every prefix carries over (blank, repeat). Its score there is a lower bound of
         # its next-frame score, since merging only adds to it.
         n_next = 0
-        n_heap = 0
+        n_heap = np.int64(0)
         for i in range(n_beam):
             p = beam[i]
             last = ints[p, I_TOKEN]
@@ -517,7 +563,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
         # keeps the best beam_width lower bounds of distinct prefixes; once it is full,
         # an extension whose upper bound is below its root cannot enter the beam, and
         # neither can any after it. Without LM, lexicon or hotwords the bounds are exact.
-        n_ext = 0
+        n_ext = np.int64(0)
         for i in range(n_beam):
             p = beam[i]
             last = ints[p, I_TOKEN]
@@ -557,7 +603,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
         for e in range(n_ext):
             ext_order[e] = e
         _max_heapify(ext_opt, ext_order, n_ext)
-        n_left = n_ext
+        n_left = np.int64(n_ext)
         while n_left > 0:
             e = ext_order[0]
             n_left = _max_heap_pop(ext_opt, ext_order, n_left)
@@ -588,7 +634,7 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
             if s > best:
                 best = s
         floor = max(best - threshold, -1e300)  # never keep impossible prefixes
-        n_beam = 0
+        n_beam = np.int64(0)
         if n_next <= beam_width:
             for k in range(n_next):
                 if nxt_score[k] >= floor:
@@ -597,9 +643,12 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
                     pnb[n_beam] = nxt_pnb[k]
                     n_beam += 1
         else:
-            # The beam_width-th best score by partial sort (linear time); entries above it
-            # first, then ties with it, so that ties never push out a better entry.
-            kth = -np.partition(-nxt_score[:n_next], beam_width - 1)[beam_width - 1]
+            # The beam_width-th best score (the root of a min-heap of the beam_width best);
+            # entries above it first, then ties with it, so that ties never push out a better entry.
+            n_top = np.int64(0)
+            for k in range(n_next):
+                n_top = _heap_push(heap, n_top, nxt_score[k])
+            kth = heap[0]
             if kth >= floor:
                 for k in range(n_next):
                     if nxt_score[k] > kth:
@@ -634,14 +683,14 @@ def beam_search_kernel(log_probs, length, lm, trie, hot, tok2lm, fp, ip, out_tok
         final[i] = am + bonus
         am_part[i] = am
         lm_part[i] = lms
-    order = np.argsort(-final)
+    order = _order_desc(final, n_beam)
     n_out = min(ip[Q_NUM_RESULTS], n_beam, out_tokens.shape[0])
     for r in range(out_tokens.shape[0]):
         out_lengths[r] = -1
     for r in range(n_out):
         i = order[r]
         x = beam[i]
-        depth = 0
+        depth = np.int64(0)
         y = x
         while y != 0:
             depth += 1

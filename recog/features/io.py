@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from recog.features.limits import InputLimits, current
 
@@ -31,6 +30,9 @@ def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """
     if rate_in == rate_out:
         return wave
+    # Imported when needed: scipy.signal takes most of a second to import.
+    from scipy.signal import resample_poly
+
     up, down = resample_factors(rate_in, rate_out)
     return resample_poly(wave, up, down).astype(np.float32)
 

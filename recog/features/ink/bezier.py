@@ -72,18 +72,22 @@ def _fit(xy: np.ndarray, a: int, b: int, out: np.ndarray) -> tuple[float, int]:
     Returns (largest distance of a point from the curve at its parameter, index of that point).
     """
     m = b - a + 1
-    t = np.zeros(m)
+    t = np.empty(m)  # np.empty and explicit zeros: np.zeros compiles more (see recog/_cache.py)
+    t[0] = 0.0
     for j in range(1, m):
         t[j] = t[j - 1] + np.hypot(xy[a + j, 0] - xy[a + j - 1, 0], xy[a + j, 1] - xy[a + j - 1, 1])
     total = t[m - 1]
     if total <= 0.0:
-        out[0, :] = xy[a]
-        out[1, :] = xy[a]
+        for d in range(2):
+            out[0, d] = xy[a, d]
+            out[1, d] = xy[a, d]
         return 0.0, a
     t /= total
     m11 = m12 = m22 = 0.0
-    r1 = np.zeros(2)
-    r2 = np.zeros(2)
+    r1 = np.empty(2)
+    r2 = np.empty(2)
+    for d in range(2):
+        r1[d] = r2[d] = 0.0
     for j in range(m):
         s = 1.0 - t[j]
         b0, b1, b2, b3 = s * s * s, 3 * s * s * t[j], 3 * s * t[j] * t[j], t[j] * t[j] * t[j]
@@ -120,10 +124,11 @@ def _fit(xy: np.ndarray, a: int, b: int, out: np.ndarray) -> tuple[float, int]:
 def _fit_strokes(xy: np.ndarray, offsets: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
     """All strokes -> (curves [M, 4, 2] = p0, c1, c2, p3; stroke of each curve [M])."""
     n = xy.shape[0]
-    curves = np.zeros((n + offsets.shape[0], 4, 2))
-    owner = np.zeros(n + offsets.shape[0], np.int64)
-    ctrl = np.zeros((2, 2))
-    stack = np.zeros((n + 2, 2), np.int64)
+    # Every element is written before it is read (curves and owner up to `count`).
+    curves = np.empty((n + offsets.shape[0], 4, 2))
+    owner = np.empty(n + offsets.shape[0], np.int64)
+    ctrl = np.empty((2, 2))
+    stack = np.empty((n + 2, 2), np.int64)
     count = 0
     for k in range(offsets.shape[0] - 1):
         first, last = offsets[k], offsets[k + 1] - 1
@@ -136,8 +141,9 @@ def _fit_strokes(xy: np.ndarray, offsets: np.ndarray, tolerance: float) -> tuple
             top -= 1
             a, b = stack[top, 0], stack[top, 1]
             if b == a:
-                ctrl[0, :] = xy[a]
-                ctrl[1, :] = xy[a]
+                for d in range(2):
+                    ctrl[0, d] = xy[a, d]
+                    ctrl[1, d] = xy[a, d]
                 worst, where = 0.0, a
             else:
                 worst, where = _fit(xy, a, b, ctrl)
@@ -148,10 +154,13 @@ def _fit_strokes(xy: np.ndarray, offsets: np.ndarray, tolerance: float) -> tuple
                 stack[top + 1, 0], stack[top + 1, 1] = a, where
                 top += 2
                 continue
-            curves[count, 0] = xy[a]
-            curves[count, 1] = ctrl[0]
-            curves[count, 2] = ctrl[1]
-            curves[count, 3] = xy[b]
+            # Element by element: copying rows as slices compiles numba's shape-mismatch error
+            # path (a few seconds on the first run); see recog/_cache.py.
+            for d in range(2):
+                curves[count, 0, d] = xy[a, d]
+                curves[count, 1, d] = ctrl[0, d]
+                curves[count, 2, d] = ctrl[1, d]
+                curves[count, 3, d] = xy[b, d]
             owner[count] = k
             count += 1
     return curves[:count], owner[:count]
