@@ -43,7 +43,7 @@ from recog.decode.config import (
     check_settings,
 )
 from recog.decode.lexicon import Hotwords, WordTrie, read_hotwords, read_word_list
-from recog.decode.lm import NgramLM, empty_tables, load_lm
+from recog.decode.lm import NgramLM, load_lm
 from recog.decode.result import Alternative, DecodeResult, token_confidences, words_from_frames
 from recog.decode.search_kernel import (
     LM_CHAR,
@@ -254,7 +254,7 @@ class BeamDecoder:
         else:
             trie = WordTrie.empty(alphabet)
         self._trie = trie
-        self._lm_tables = lm.tables if lm is not None else empty_tables()
+        self._lm_tables = lm.tables if lm is not None else None  # None: the kernel compiles without LM code
         self._tok2lm = tok2lm
 
         fp = np.zeros(N_FPARAMS, np.float64)

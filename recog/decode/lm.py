@@ -86,21 +86,6 @@ def lm_score(lm: LMTables, state: int, word: int) -> tuple[float, int]:
         s = lm.state_suffix[s]
 
 
-def empty_tables() -> LMTables:
-    """Tables of type-identical shape for "no LM", so the decoder compiles once."""
-    keys, vals = build_table(np.zeros(0, np.int64), np.zeros(0, np.int32))
-    return LMTables(
-        keys,
-        vals,
-        np.zeros(1, np.float32),
-        np.zeros(1, np.int32),
-        np.zeros(1, np.float32),
-        np.zeros(1, np.int32),
-        np.zeros(1, np.float32),
-        np.array([1, 0, 0, 0, 0], np.int64),
-    )
-
-
 class NgramLM:
     """An ARPA back-off n-gram LM held in hashed numpy arrays (see module docstring).
 
