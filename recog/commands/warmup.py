@@ -10,8 +10,10 @@ With --model, the model's recognizer is built exactly as `recog transcribe` buil
 (same decoder options) and a short synthetic input of the model's kind (one second of
 quiet noise, or a short ink line) goes through features, model and decoder. Without
 --model, everything a transcription can compile is: the ink features (both encodings)
-and the beam search (with an LM and hotwords; --lm uses that LM file). --decoder is greedy
-by default with --model (as for transcribe), beam without. Greedy decoding
+and the beam search without an LM, with a character LM and with a word LM (--lm: with
+that LM only; --hotwords: with and without those hotwords). The beam search compiles one
+variant per combination of LM kind and hotwords in use. --decoder is greedy by default
+with --model (as for transcribe), beam without. Greedy decoding
 and audio features use no numba: an audio model with the greedy decoder has nothing to
 compile.
 """
@@ -106,11 +108,11 @@ def _warm_everything(args: argparse.Namespace) -> str:
     alphabet = Alphabet(list(" abc"))
     log_probs = np.log(np.random.default_rng(0).dirichlet(np.ones(len(alphabet)), size=20)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="recog-warmup-") as tmp:
-        lm = args.lm or _tiny_lm(Path(tmp))
-        hotwords = args.hotwords or ["ab c"]
-        for options in ({}, {"lm_path": lm, "hotwords": hotwords}, {"lexicon": ["ab", "c"]}):
-            decoder = BeamDecoder(alphabet, beam_width=args.beam_width, **options)
-            decoder.decode(log_probs)
+        lms = [args.lm] if args.lm else [None, _tiny_lm(Path(tmp), "char"), _tiny_lm(Path(tmp), "word")]
+        for lm in lms:
+            for hotwords in [None, args.hotwords] if args.hotwords else [None]:
+                # The LM's own alphabet need not match: an LM token the alphabet lacks is never scored.
+                BeamDecoder(alphabet, beam_width=args.beam_width, lm_path=lm, hotwords=hotwords).decode(log_probs)
     return "the ink features and the beam search"
 
 
@@ -127,14 +129,14 @@ def _synthetic_inks():
     return [Ink([wave, dot], "<warmup ink>"), Ink(timed, "<warmup ink, timed>")]
 
 
-def _tiny_lm(folder: Path) -> str:
-    """A small word LM (ARPA) over the warmup alphabet."""
+def _tiny_lm(folder: Path, unit: str) -> str:
+    """A small character or word LM (ARPA) over the warmup alphabet."""
     from recog.decode.lm_build import build_lm
 
     text = folder / "text.txt"
     text.write_text("ab c\nc ab\nab ab c\nb a c\n")
-    arpa = folder / "lm.arpa"
+    arpa = folder / f"{unit}.arpa"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too little text to estimate the discounts: the fallback is fine here
-        build_lm(text, arpa, order=2, unit="word")
+        build_lm(text, arpa, order=2, unit=unit)
     return str(arpa)

@@ -254,7 +254,14 @@ class BeamDecoder:
         else:
             trie = WordTrie.empty(alphabet)
         self._trie = trie
-        self._lm_tables = lm.tables if lm is not None else None  # None: the kernel compiles without LM code
+        # The kernel's (char_lm, word_lm, trie, hot) tables, None for a part not in use: numba
+        # compiles the kernel without the code of the absent parts (search_kernel.beam_search_kernel).
+        self._tables = (
+            lm.tables if lm is not None and lm_mode == LM_CHAR else None,
+            lm.tables if lm is not None and lm_mode == LM_WORD else None,
+            trie.tables if lm_mode == LM_WORD or words is not None else None,
+            self._hotwords.tables if len(self._hotwords) else None,
+        )
         self._tok2lm = tok2lm
 
         fp = np.zeros(N_FPARAMS, np.float64)
@@ -347,7 +354,7 @@ class BeamDecoder:
         frames = np.zeros((R, max(T, 1), 2), np.int32)
         lengths = np.zeros(R, np.int64)
         scores = np.zeros((R, 3), np.float64)
-        beam_search_kernel(lp, T, self._lm_tables, self._trie.tables, self._hotwords.tables, self._tok2lm, self._fp, self._ip, tokens, frames, lengths, scores)
+        beam_search_kernel(lp, T, *self._tables, self._tok2lm, self._fp, self._ip, tokens, frames, lengths, scores)
         return self._results(tokens, frames, lengths, scores)
 
     def decode_batch(self, log_probs: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None) -> list[list[Hypothesis]]:
@@ -373,7 +380,8 @@ class BeamDecoder:
         scores = np.zeros((B, R, 3), np.float64)
         order = np.argsort(-lens, kind="stable").astype(np.int64)
         with _parallel_guard(), self._threads(), numba.parallel_chunksize(1):
-            beam_search_batch_kernel(lp, lens, order, self._lm_tables, self._trie.tables, self._hotwords.tables, self._tok2lm, self._fp, self._ip, tokens, frames, out_lengths, scores)
+            beam_search_batch_kernel(lp, lens, order, *self._tables, self._tok2lm, self._fp, self._ip, tokens, frames,
+                                     out_lengths, scores)
         return [self._results(tokens[b], frames[b], out_lengths[b], scores[b]) for b in range(B)]
 
     @contextlib.contextmanager
