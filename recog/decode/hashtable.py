@@ -87,7 +87,7 @@ def build_table(keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndar
         cap *= 2
     table_keys = np.full(cap, EMPTY, dtype=np.int64)
     table_vals = np.full(cap, -1, dtype=np.int32)
-    dupes = _fill(keys, vals, table_keys, table_vals)
+    dupes = _fill(keys, vals, table_keys, table_vals) if keys.size else 0  # no keys: no need to compile _fill
     if dupes:
         raise ValueError(f"{dupes} repeated key(s) in hash table input")
     return table_keys, table_vals

@@ -120,7 +120,8 @@ class WordTrie:
             word[node] = ids[i]
             best[node] = max(best[node], lps[i])
         best_arr = np.asarray(best, np.float32)
-        _propagate_best(np.asarray(parent, np.int32), best_arr)
+        if len(parent) > 1:  # (the empty trie of a search without lexicon need not compile it)
+            _propagate_best(np.asarray(parent, np.int32), best_arr)
         keys, vals = build_table(np.fromiter(children.keys(), np.int64, len(children)), np.fromiter(children.values(), np.int32, len(children)))
         self.words = kept
         self.tables = TrieTables(keys, vals, np.asarray(word, np.int32), best_arr)
