@@ -33,6 +33,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from recog._cache import cache_dir
+
 INDEX_FORMAT = "recog-model-index-1"
 INDEX_RESOURCE = "model_index.json"
 CHUNK = 1 << 20
@@ -130,14 +132,6 @@ def checkout_models_dir() -> Path | None:
     root = Path(__file__).resolve().parents[2]
     models = root / "models"
     return models if (root / "pyproject.toml").is_file() and models.is_dir() else None
-
-
-def cache_dir() -> Path:
-    """`$RECOG_CACHE_DIR`, else `$XDG_CACHE_HOME/recog`, else `~/.cache/recog`."""
-    if os.environ.get("RECOG_CACHE_DIR"):
-        return Path(os.environ["RECOG_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "recog"
 
 
 def cached_path(item: IndexedFile, cache: str | Path | None = None) -> Path:
