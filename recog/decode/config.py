@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recog.decode.result import DecodeResult
 from recog.text import Alphabet
+
+if TYPE_CHECKING:
+    from recog.decode.lm import NgramLM
 
 # The defaults of every decoder entry point (CLI, API, tuning, benchmarks).
 BEAM_WIDTH = 16
@@ -48,7 +52,8 @@ class DecoderConfig:
     Attributes:
         kind: "greedy" (best path) or "beam" (CTC prefix beam search, `recog.decode.beam`).
         beam_width: beam: prefixes kept per frame.
-        lm: beam: n-gram language model, an ARPA file path (None: no LM).
+        lm: beam: n-gram language model, an ARPA file path or an `NgramLM` already loaded
+            (shared by the decoders built from it, as `recog serve` does; None: no LM).
         alpha: beam: LM weight (natural-log units per LM log-probability).
         beta: beam: bonus per word (natural-log units).
         hotwords: beam: path of a hotword file (`recog.decode.lexicon.read_hotwords`).
@@ -58,7 +63,7 @@ class DecoderConfig:
 
     kind: str = "greedy"
     beam_width: int = BEAM_WIDTH
-    lm: str | None = None
+    lm: str | NgramLM | None = None
     alpha: float = ALPHA
     beta: float = BETA
     hotwords: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
@@ -64,9 +65,22 @@ def load_audio(path: str | Path, sample_rate: int, min_seconds: float = 0.0,
     path = Path(path)
     if not path.exists():
         raise AudioReadError(f"{path}: file not found")
+    return _read_sound(str(path), str(path), sample_rate, min_seconds, limits)
+
+
+def decode_audio(data: bytes, sample_rate: int, source: str = "<bytes>", min_seconds: float = 0.0,
+                 limits: InputLimits | None = None) -> np.ndarray:
+    """`load_audio` for a whole sound file held in memory (an upload): mono float32 [N] at
+    `sample_rate`. The header is checked against `limits` before any sample is decoded;
+    `AudioReadError` messages name `source`."""
+    return _read_sound(io.BytesIO(data), source, sample_rate, min_seconds, limits)
+
+
+def _read_sound(file: str | io.BytesIO, source: str, sample_rate: int, min_seconds: float,
+                limits: InputLimits | None) -> np.ndarray:
     try:
-        with sf.SoundFile(str(path)) as f:
-            problem = current(limits).audio_problem(str(path), int(f.samplerate), int(f.channels),
+        with sf.SoundFile(file) as f:
+            problem = current(limits).audio_problem(source, int(f.samplerate), int(f.channels),
                                                     int(f.frames), sample_rate, whole=True)
             if problem:
                 raise AudioReadError(problem)
@@ -75,15 +89,16 @@ def load_audio(path: str | Path, sample_rate: int, min_seconds: float = 0.0,
     except AudioReadError:
         raise
     except Exception as err:  # soundfile raises LibsndfileError/RuntimeError/TypeError
-        raise AudioReadError(f"{path}: cannot read audio ({err})") from None
+        reason = str(err).replace(repr(file), "the data") if isinstance(file, io.BytesIO) else err
+        raise AudioReadError(f"{source}: cannot read audio ({reason})") from None
     if data.shape[0] == 0:
-        raise AudioReadError(f"{path}: audio is empty (0 samples)")
+        raise AudioReadError(f"{source}: audio is empty (0 samples)")
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.all(np.isfinite(wave)):
-        raise AudioReadError(f"{path}: audio holds NaN or infinite samples")
+        raise AudioReadError(f"{source}: audio holds NaN or infinite samples")
     wave = resample(np.ascontiguousarray(wave), rate, sample_rate)
     if wave.shape[0] < min_seconds * sample_rate:
         raise AudioReadError(
-            f"{path}: audio too short ({wave.shape[0] / sample_rate:.3f} s < {min_seconds} s)"
+            f"{source}: audio too short ({wave.shape[0] / sample_rate:.3f} s < {min_seconds} s)"
         )
     return wave

@@ -116,7 +116,7 @@ def ink_from_json(data: object, source: str = "<json>", limits: InputLimits | No
             continue
         try:
             a = np.asarray(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InkError(f"{source}: stroke {k}: points must be [x, y] or [x, y, t] numbers") from None
         if a.ndim != 2 or a.shape[1] not in (2, 3):
             raise InkError(f"{source}: stroke {k}: points must be [x, y] or [x, y, t] (got shape {a.shape})")
@@ -138,21 +138,41 @@ def read_ink_json(path: str | Path, limits: InputLimits | None = None) -> Ink:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InkError(f"{path}: file not found") from None
+    return ink_from_json_bytes(raw, str(path), limits)
+
+
+def parse_json_checked(raw: bytes, source: str, limits: InputLimits | None = None,
+                       max_arrays: int | None = None) -> object:
+    """JSON text -> its value, after checking its size (`max_file_bytes`), bracket nesting
+    (`max_json_depth`) and number of arrays (default: one per point and stroke of one ink,
+    plus `JSON_OTHER_ARRAYS`) against `limits`; `InkError` naming `source` otherwise."""
+    limits = current(limits)
+    if len(raw) > limits.max_file_bytes:
+        raise InkError(above(source, "size", len(raw), limits.max_file_bytes, "max_file_bytes", " bytes"))
     depth, arrays = json_structure(raw)
     if depth > limits.max_json_depth:
-        raise InkError(above(str(path), "JSON nesting depth", depth, limits.max_json_depth, "max_json_depth"))
-    if arrays > limits.max_ink_points + limits.max_ink_strokes + JSON_OTHER_ARRAYS:
-        raise InkError(above(str(path), "JSON array count (one per point and stroke)", arrays,
+        raise InkError(above(source, "JSON nesting depth", depth, limits.max_json_depth, "max_json_depth"))
+    if max_arrays is None and arrays > limits.max_ink_points + limits.max_ink_strokes + JSON_OTHER_ARRAYS:
+        raise InkError(above(source, "JSON array count (one per point and stroke)", arrays,
                              limits.max_ink_points + limits.max_ink_strokes + JSON_OTHER_ARRAYS,
                              f"max_ink_points + max_ink_strokes + {JSON_OTHER_ARRAYS} others"))
+    if max_arrays is not None and arrays > max_arrays:
+        raise InkError(f"{source}: JSON array count {arrays} above the limit of {max_arrays}")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InkError(f"{path}: not valid JSON ({err})") from None
+        raise InkError(f"{source}: not valid JSON ({err})") from None
     except RecursionError:
-        raise InkError(f"{path}: JSON nested deeper than the parser can follow "
+        raise InkError(f"{source}: JSON nested deeper than the parser can follow "
                        f"(InputLimits.max_json_depth {limits.max_json_depth} is too high)") from None
-    return ink_from_json(data, str(path), limits)
+    except ValueError as err:  # an integer of more digits than Python converts
+        raise InkError(f"{source}: not usable JSON ({err})") from None
+
+
+def ink_from_json_bytes(raw: bytes, source: str = "<json>", limits: InputLimits | None = None) -> Ink:
+    """JSON ink text (a file's bytes, an upload) -> Ink; checked as `parse_json_checked` does,
+    then as `ink_from_json`. Raises `InkError` naming `source`."""
+    return ink_from_json(parse_json_checked(raw, source, limits), source, limits)
 
 
 def ink_to_json(ink: Ink, decimals: int | None = 3) -> dict:
