@@ -35,7 +35,7 @@ LOCK_VENV ?= /tmp/recog-lock-venv
 lock:
 	rm -rf $(LOCK_VENV) && python3.11 -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q .
 	$(LOCK_VENV)/bin/pip freeze --exclude recog > requirements/runtime.txt
-	$(LOCK_VENV)/bin/pip install -q '.[train,dev]'
+	$(LOCK_VENV)/bin/pip install -q '.[train,dev,serve]'
 	$(LOCK_VENV)/bin/pip freeze --exclude recog > requirements/dev.txt
 	rm -rf $(LOCK_VENV)
 
@@ -58,6 +58,13 @@ lint: setup
 
 demo: runtime-setup
 	$(RECOG) transcribe --model models/digits-en/model.onnx models/digits-en/samples --text-only --quiet-progress
+
+# The HTTP service on the shipped models (docs/deployment.md, "Service"): http://127.0.0.1:8000.
+# The runtime and the `serve` extra only (no torch).
+.PHONY: serve
+serve: runtime-setup
+	$(PY) -c "import fastapi, uvicorn, python_multipart, prometheus_client" 2>/dev/null || $(PY) -m pip install -q -e '.[serve]'
+	$(RECOG) serve --model digits-en --model iam-ondb-en
 
 # ---- digits recipe (FSDD connected digits, speaker-disjoint dev) ----
 DIGITS_DATA := pipelines/digits/data
