@@ -15,35 +15,13 @@ import soundfile as sf
 from recog.cli import main
 
 from .conftest import ROOT
+from .fuzz_support import mutations
 from .ink_support import synth_ink
 
 DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
 INK = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
 SAMPLE = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))[2]
 MEMORY_BOUND_MB = 400  # traced Python/numpy allocations of one whole run
-
-
-def _mutations(data: bytes, rng: np.random.Generator, count: int) -> list[bytes]:
-    """Byte flips, truncations, insertions and header damage of `data`, plus pure noise."""
-    out = []
-    for k in range(count):
-        b = bytearray(data)
-        kind = k % 5
-        if kind == 0:  # flip random bytes anywhere
-            for i in rng.integers(0, len(b), size=8):
-                b[i] = int(rng.integers(0, 256))
-        elif kind == 1:  # truncate
-            b = b[: int(rng.integers(0, len(b)))]
-        elif kind == 2:  # damage the first 64 bytes (headers, JSON openers)
-            for i in rng.integers(0, min(64, len(b)), size=6):
-                b[i] = int(rng.integers(0, 256))
-        elif kind == 3:  # insert random bytes
-            at = int(rng.integers(0, len(b)))
-            b[at:at] = rng.integers(0, 256, size=int(rng.integers(1, 200))).astype(np.uint8).tobytes()
-        else:  # random bytes of a random length
-            b = bytearray(rng.integers(0, 256, size=int(rng.integers(0, 5000))).astype(np.uint8).tobytes())
-        out.append(bytes(b))
-    return out
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str, float]:
@@ -63,7 +41,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str, float]:
 def test_mutated_audio_gives_one_row_each_and_no_traceback(tmp_path, capsys):
     rng = np.random.default_rng(1)
     files = []
-    for i, data in enumerate(_mutations(SAMPLE.read_bytes(), rng, 30)):
+    for i, data in enumerate(mutations(SAMPLE.read_bytes(), rng, 30)):
         path = tmp_path / f"m{i:02d}.wav"
         path.write_bytes(data)
         files.append(str(path))
@@ -85,7 +63,7 @@ def test_mutated_ink_gives_one_row_each_and_no_traceback(tmp_path, capsys):
     ink = synth_ink("lol cix", seed=3, with_time=True)
     json.dump({"strokes": [s.tolist() for s in ink.strokes]}, buf)
     files = []
-    for i, data in enumerate(_mutations(buf.getvalue().encode(), rng, 30)):
+    for i, data in enumerate(mutations(buf.getvalue().encode(), rng, 30)):
         path = tmp_path / f"m{i:02d}.json"
         path.write_bytes(data)
         files.append(str(path))
@@ -100,7 +78,7 @@ def test_mutated_ink_gives_one_row_each_and_no_traceback(tmp_path, capsys):
 def test_mutated_manifests_and_arpa_files_are_refused_cleanly(tmp_path, capsys):
     rng = np.random.default_rng(3)
     manifest = (json.dumps({"audio_filepath": str(SAMPLE), "text": "nine four three"}) + "\n") * 3
-    for i, data in enumerate(_mutations(manifest.encode(), rng, 15)):
+    for i, data in enumerate(mutations(manifest.encode(), rng, 15)):
         path = tmp_path / f"m{i:02d}.jsonl"
         path.write_bytes(data)
         code, err, _ = _run(["evaluate", "--model", str(DIGITS), str(path), "--json"], capsys)
@@ -110,7 +88,7 @@ def test_mutated_manifests_and_arpa_files_are_refused_cleanly(tmp_path, capsys):
             + "\n\\end\\\n")
     words = tmp_path / "digits.arpa"
     words.write_text(arpa)
-    for i, data in enumerate(_mutations(arpa.encode(), rng, 15)):
+    for i, data in enumerate(mutations(arpa.encode(), rng, 15)):
         path = tmp_path / f"lm{i:02d}.arpa"
         path.write_bytes(data)
         code, err, _ = _run(["transcribe", "--model", str(INK), str(tmp_path / "missing.json"), "--decoder", "beam",

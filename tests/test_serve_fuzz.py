@@ -22,6 +22,7 @@ from recog.features.ink import ink_to_json  # noqa: E402
 from recog.serve import ServeConfig, ServeLimits, create_app  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
+from .fuzz_support import mutate  # noqa: E402
 from .ink_support import synth_ink  # noqa: E402
 
 SAMPLE = ROOT / "models" / "digits-en" / "samples" / "nine_four_three.wav"
@@ -42,24 +43,6 @@ def client():
         time.sleep(0.1)
     yield c
     c.__exit__(None, None, None)
-
-
-def mutate(data: bytes, rng: np.random.Generator, kind: int) -> bytes:
-    b = bytearray(data)
-    if kind == 0:  # flip bytes anywhere
-        for i in rng.integers(0, len(b), size=int(rng.integers(1, 16))):
-            b[i] = int(rng.integers(0, 256))
-    elif kind == 1:  # truncate
-        b = b[: int(rng.integers(0, len(b)))]
-    elif kind == 2:  # damage the first 64 bytes (headers, JSON openers)
-        for i in rng.integers(0, min(64, len(b)), size=6):
-            b[i] = int(rng.integers(0, 256))
-    elif kind == 3:  # insert random bytes
-        at = int(rng.integers(0, len(b) + 1))
-        b[at:at] = rng.bytes(int(rng.integers(1, 300)))
-    else:  # random bytes of a random length
-        b = bytearray(rng.bytes(int(rng.integers(0, 6000))))
-    return bytes(b)
 
 
 def huge_headers() -> list[bytes]:
