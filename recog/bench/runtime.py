@@ -205,7 +205,8 @@ def run_runtime_bench(opts: RuntimeBenchOptions) -> dict:
                 raise ValueError(f"{fp32}: already quantized; give the fp32 model")
             paths = {"onnx-fp32": fp32, "onnx-int8": int8_twin(fp32, work)}
         info = read_model_info(fp32)
-        lm = build_word_lm(info.config, work)
+        # a word-unit model (its tokens are words) decodes without an LM: no beam+lm rows then
+        lm = build_word_lm(info.config, work) if info.alphabet.units == "char" else None
         speed: dict[tuple[str, str], dict] = {}
         for decoder in ("greedy", "beam+lm") if lm else ("greedy",):
             for engine in paths:
