@@ -20,7 +20,7 @@ from recog.train.checkpoint import make_state, save_checkpoint
 from . import runtime_support
 from .runtime_support import ORACLE_TEXTS
 
-# shared fixtures (session-scoped, built once)
+# shared fixtures (built once per test run)
 oracle_ckpt = runtime_support.oracle_ckpt
 oracle_corpus = runtime_support.oracle_corpus
 oracle_onnx = runtime_support.oracle_onnx

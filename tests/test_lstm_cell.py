@@ -22,7 +22,7 @@ def close(ours: np.ndarray, ref: np.ndarray) -> bool:
 
 @pytest.fixture(scope="module")
 def digits():
-    """(reference network, onnxruntime session, features of the 4 shipped samples)."""
+    """(reference network, onnxruntime ort_model, features of the 4 shipped samples)."""
     if not DIGITS.is_file() or len(SAMPLES) != 4:
         pytest.skip("the shipped digits model is not in this checkout")
     import onnxruntime as ort
@@ -32,14 +32,14 @@ def digits():
 
     rec = Recognizer.from_onnx(DIGITS)
     feats = [rec.modality.featurize(load_audio(p, rec.info.features.sample_rate), rec.info.features) for p in SAMPLES]
-    session = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
-    return ReferenceNetwork.from_onnx(DIGITS), session, feats
+    ort_model = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
+    return ReferenceNetwork.from_onnx(DIGITS), ort_model, feats
 
 
 def test_equals_onnxruntime_on_the_digits_samples(digits):
-    net, session, feats = digits
+    net, ort_model, feats = digits
     for f in feats:
-        ref, out_len = session.run(None, {"features": f[None], "lengths": np.asarray([len(f)], np.int32)})
+        ref, out_len = ort_model.run(None, {"features": f[None], "lengths": np.asarray([len(f)], np.int32)})
         inside = net.forward(f)
         assert inside.log_probs.shape == ref[0].shape and out_len[0] == net.output_length(len(f))
         assert close(inside.log_probs, ref[0])
@@ -60,12 +60,12 @@ def test_equals_onnxruntime_on_the_digits_samples(digits):
 
 
 def test_padded_batch_matches_each_input_alone(digits):
-    net, session, feats = digits
+    net, ort_model, feats = digits
     lengths = [len(f) for f in feats]
     batch = np.full((len(feats), max(lengths), feats[0].shape[1]), 7.0, np.float32)  # garbage padding
     for b, f in enumerate(feats):
         batch[b, : len(f)] = f
-    ref, out_len = session.run(None, {"features": batch, "lengths": np.asarray(lengths, np.int32)})
+    ref, out_len = ort_model.run(None, {"features": batch, "lengths": np.asarray(lengths, np.int32)})
     insides = net.forward_batch(batch, lengths)
     for b, inside in enumerate(insides):
         n = int(out_len[b])

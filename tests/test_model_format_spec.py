@@ -141,19 +141,19 @@ def greedy(lp: np.ndarray) -> list[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def digits():
-    """(metadata, `recog.features` JSON, session with 1 thread, runtime feature config)."""
+    """(metadata, `recog.features` JSON, ort_model with 1 thread, runtime feature config)."""
     meta = metadata(DIGITS)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(DIGITS), opts, providers=["CPUExecutionProvider"])
-    return meta, json.loads(meta["recog.features"]), session, read_model_info(DIGITS).features
+    ort_model = ort.InferenceSession(str(DIGITS), opts, providers=["CPUExecutionProvider"])
+    return meta, json.loads(meta["recog.features"]), ort_model, read_model_info(DIGITS).features
 
 
 # ---- metadata -----------------------------------------------------------------------------------
 def test_shipped_digits_metadata_keys_are_exactly_the_documented_ones(digits):
     documented = documented_metadata_keys()
     assert len(documented) >= 12 and "recog.format" in documented  # the table parsed
-    meta, features, session, _ = digits
+    meta, features, ort_model, _ = digits
     assert {k for k in meta if k.startswith("recog.")} == set(documented)
     assert sorted(features) == sorted(documented_audio_feature_keys())
     assert meta["recog.format"] == "recog-onnx-1" and meta["recog.modality"] == "audio"
@@ -161,7 +161,7 @@ def test_shipped_digits_metadata_keys_are_exactly_the_documented_ones(digits):
     hop = int(round(features["sample_rate"] * features["hop_ms"] / 1000))
     assert float(meta["recog.frame_rate"]) == features["sample_rate"] / hop / int(meta["recog.subsampling"])
     alphabet = json.loads(meta["recog.alphabet"])
-    inputs, outputs = session.get_inputs(), session.get_outputs()
+    inputs, outputs = ort_model.get_inputs(), ort_model.get_outputs()
     assert [(i.name, i.type, i.shape) for i in inputs] == [
         ("features", "tensor(float)", ["batch", "time", features["n_mels"]]),
         ("lengths", "tensor(int32)", ["batch"]),
@@ -229,13 +229,13 @@ def test_each_documented_choice_is_pinned_by_the_tolerance(digits, mutate):
 
 
 # ---- decoding -----------------------------------------------------------------------------------
-def _transcribe(session, meta, feats: list[np.ndarray], pad_value: float = 0.0):
+def _transcribe(ort_model, meta, feats: list[np.ndarray], pad_value: float = 0.0):
     """Section 2 and 4: one padded batch -> [(text, words with times)] per input."""
     lengths = np.array([len(f) for f in feats], np.int32)
     batch = np.full((len(feats), lengths.max(), feats[0].shape[1]), pad_value, np.float32)
     for i, f in enumerate(feats):
         batch[i, : len(f)] = f
-    log_probs, out_lengths = session.run(None, {"features": batch, "lengths": lengths})
+    log_probs, out_lengths = ort_model.run(None, {"features": batch, "lengths": lengths})
     s = int(meta["recog.subsampling"])
     expected = [n if s == 1 else math.ceil(n / 2) if s == 2 else math.ceil(math.ceil(n / 2) / 2) for n in lengths]
     assert out_lengths.tolist() == expected and log_probs.shape[1] == max(expected)
@@ -251,26 +251,26 @@ def _transcribe(session, meta, feats: list[np.ndarray], pad_value: float = 0.0):
 
 
 def test_a_client_from_the_spec_transcribes_the_samples(digits):
-    meta, features, session, _ = digits
+    meta, features, ort_model, _ = digits
     feats = [spec_log_mel(spec_read_audio(p, features["sample_rate"]), features) for p in SAMPLES]
-    alone = [_transcribe(session, meta, [f])[0] for f in feats]
+    alone = [_transcribe(ort_model, meta, [f])[0] for f in feats]
     assert [text for text, _ in alone] == [p.stem.replace("_", " ") for p in SAMPLES]
     for _, words in alone:
         assert all(end - start == pytest.approx(0.04) for _, start, end in words)
         assert [start for _, start, _ in words] == sorted(start for _, start, _ in words)
     # a padded batch, with garbage in the padding, reads the same (section 2)
-    assert _transcribe(session, meta, feats, pad_value=99.0) == alone
+    assert _transcribe(ort_model, meta, feats, pad_value=99.0) == alone
 
 
 def test_worked_example_numbers(digits):
-    meta, features, session, _ = digits
+    meta, features, ort_model, _ = digits
     wave = spec_read_audio(ROOT / "models" / "digits-en" / "samples" / "nine_four_three.wav", 8000)
     raw = spec_log_mel(wave, {**features, "normalize": "none"}).astype(np.float64)
     assert len(wave) == 17129 and raw.shape == (215, 40)
     assert raw.mean() == pytest.approx(-9.1282, abs=1e-4) and raw.std() == pytest.approx(3.8035, abs=1e-4)
     feats = spec_log_mel(wave, features)
     np.testing.assert_allclose(feats[0, :4], [-0.6374, -0.9421, -0.9568, -0.9208], atol=1e-4)
-    [(text, words)] = _transcribe(session, meta, [feats])
+    [(text, words)] = _transcribe(ort_model, meta, [feats])
     assert text == "nine four three"
     assert [(w, round(a, 2), round(b, 2)) for w, a, b in words] == [
         ("nine", 0.0, 0.04), ("four", 1.04, 1.08), ("three", 1.64, 1.68)]
@@ -278,7 +278,7 @@ def test_worked_example_numbers(digits):
 
 def test_reading_a_16khz_stereo_file_by_the_spec(digits, tmp_path):
     """Section 5.1: channel mean and resampling to the model rate give the same transcript."""
-    meta, features, session, _ = digits
+    meta, features, ort_model, _ = digits
     path = SAMPLES[2]
     wave = spec_read_audio(path, 8000)
     up = resample_poly(wave, 2, 1).astype(np.float32)
@@ -286,5 +286,5 @@ def test_reading_a_16khz_stereo_file_by_the_spec(digits, tmp_path):
     sf.write(stereo, np.stack([0.6 * up, 0.4 * up], axis=1), 16000, subtype="FLOAT")
     back = spec_read_audio(stereo, 8000)
     assert abs(len(back) - len(wave)) <= 1
-    [(text, _)] = _transcribe(session, meta, [spec_log_mel(back, features)])
+    [(text, _)] = _transcribe(ort_model, meta, [spec_log_mel(back, features)])
     assert text == path.stem.replace("_", " ")

@@ -26,7 +26,7 @@ from . import runtime_support
 from .conftest import ROOT
 from .runtime_support import ORACLE_TEXTS, oracle_wave, write_long_recording
 
-# shared fixtures (session-scoped, built once)
+# shared fixtures (built once per test run)
 oracle_ckpt = runtime_support.oracle_ckpt
 oracle_corpus = runtime_support.oracle_corpus
 oracle_onnx = runtime_support.oracle_onnx

@@ -123,7 +123,7 @@ def run_speed(recognizer, files: list[str], refs: list[str], normalizer: TextNor
     """Best-of-`repeats` wall time over `files` after a warm-up; WER/CER (percent) of the last run."""
     from recog.metrics import ErrorCounts
 
-    list(recognizer.iter_transcribe(files[:8]))  # warm-up: sessions, numba JIT, caches
+    list(recognizer.iter_transcribe(files[:8]))  # warm-up: onnxruntime, numba JIT, caches
     best, out = float("inf"), []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -36,7 +36,7 @@ def check_parity(
     must match exactly. Raises `ExportError` when the difference exceeds `tolerance`
     (float32 rounding differs between CPUs and grows with the values, which reach -30).
     """
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ort_model = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
     dim = model.config.input_dim
     worst = 0.0
@@ -46,7 +46,7 @@ def check_parity(
         feats = np.zeros((b, max(lengths), dim), np.float32)
         for i, n in enumerate(lengths):
             feats[i, :n] = rng.standard_normal((n, dim)).astype(np.float32)
-        log_probs, out_lengths = session.run(None, {"features": feats, "lengths": np.asarray(lengths, np.int32)})
+        log_probs, out_lengths = ort_model.run(None, {"features": feats, "lengths": np.asarray(lengths, np.int32)})
         for i, n in enumerate(lengths):
             with torch.no_grad():
                 ref, ref_len = model(torch.from_numpy(feats[i : i + 1, :n]), torch.tensor([n]))

@@ -7,7 +7,7 @@ sub-folder) each with a same-named UTF-8 `.txt` transcript beside it:
     DATA/utt002.flac           DATA/utt002.txt
 
 Everything goes into one manifest, `OUT/all.jsonl`, sorted by path (split it
-into train and dev yourself, e.g. by speaker or session). A transcript's lines
+into train and dev yourself, e.g. by speaker or recording date). A transcript's lines
 are joined with single spaces; its text is kept otherwise as written (a
 recipe normalizes it with `[text.normalizer]`). Audio without a transcript,
 with an empty one, or that cannot be read is skipped and reported. The layout

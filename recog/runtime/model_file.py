@@ -154,10 +154,10 @@ def read_model_info(path: str | Path) -> ModelInfo:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        ort_model = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelFormatError(f"{path}: cannot load ONNX model ({err})") from None
-    return ModelInfo.from_props(session.get_modelmeta().custom_metadata_map, path)
+    return ModelInfo.from_props(ort_model.get_modelmeta().custom_metadata_map, path)
 
 
 def portable_config(config: dict[str, Any], root: str | Path | None = None) -> dict[str, Any]:

@@ -246,8 +246,8 @@ def _parse_xml(path: Path, max_elements: int) -> ET.Element:
 
 def write_iam_xml(ink: Ink, path: str | Path) -> None:
     """Write `ink` in the IAM-OnDB lineStrokes layout (times, when present, as seconds)."""
-    session = ET.Element("WhiteboardCaptureSession")
-    stroke_set = ET.SubElement(session, "StrokeSet")
+    root = ET.Element("WhiteboardCaptureSession")
+    stroke_set = ET.SubElement(root, "StrokeSet")
     for stroke in ink.strokes:
         el = ET.SubElement(stroke_set, "Stroke", colour="black")
         for point in stroke:
@@ -255,9 +255,9 @@ def write_iam_xml(ink: Ink, path: str | Path) -> None:
             if stroke.shape[1] == 3:
                 attrs["time"] = _fmt(point[2] / 1000.0)
             ET.SubElement(el, "Point", attrs)
-    ET.indent(session)
+    ET.indent(root)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(session).write(path, encoding="utf-8", xml_declaration=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def _fmt(v: float) -> str:

@@ -24,7 +24,7 @@ from recog.runtime.model_file import ModelFormatError, ModelInfo
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
-    """CPU session options: `threads` intra-op threads (0 = all cores), sequential, no spin-waiting."""
+    """onnxruntime `SessionOptions` for the CPU: `threads` intra-op threads (0 = all cores), sequential, no spin-waiting."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(0, int(threads))
     opts.inter_op_num_threads = 1
@@ -58,8 +58,8 @@ class OnnxAcousticModel:
             raise ModelFormatError(f"{self.path}: model file not found")
         threads = min(max(0, int(threads)), os.cpu_count() or 1)  # more threads than cores only thrash
         self.providers = providers or ["CPUExecutionProvider"]
-        self.session = self._session(threads)
-        self.info = ModelInfo.from_props(self.session.get_modelmeta().custom_metadata_map, self.path)
+        self.ort_model = self._load(threads)
+        self.info = ModelInfo.from_props(self.ort_model.get_modelmeta().custom_metadata_map, self.path)
         self.modality = modality_of(self.info.modality)
         self.max_batch_frames = max_batch_frames
         self.one_input_per_call = self.info.quantization == "int8"
@@ -67,10 +67,10 @@ class OnnxAcousticModel:
         if self.one_input_per_call:
             workers = threads if threads > 0 else (os.cpu_count() or 1)
             if workers > 1:
-                self.session = self._session(1)
+                self.ort_model = self._load(1)
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="recog-onnx")
 
-    def _session(self, threads: int) -> ort.InferenceSession:
+    def _load(self, threads: int) -> ort.InferenceSession:
         try:
             return ort.InferenceSession(str(self.path), session_options(threads), providers=self.providers)
         except Exception as err:  # onnxruntime's own exception types
@@ -78,7 +78,7 @@ class OnnxAcousticModel:
 
     def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""
-        log_probs, out_lengths = self.session.run(None, {"features": padded, "lengths": lengths.astype(np.int32)})
+        log_probs, out_lengths = self.ort_model.run(None, {"features": padded, "lengths": lengths.astype(np.int32)})
         return log_probs, out_lengths
 
     def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:
