@@ -12,6 +12,7 @@ Conventions shared by the whole toolkit:
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,18 +22,22 @@ BLANK = "<blank>"
 SPACE = "<space>"
 
 
-def read_text_lines(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 text file (newlines kept). A missing file or one that is not
-    UTF-8 raises ValueError naming the file (and the byte offset)."""
+def read_text(path: str | Path, error: type[Exception] = ValueError) -> str:
+    """A UTF-8 text file's content. A missing or unreadable file, a directory, or bytes that
+    are not UTF-8 raise `error` naming the file (and the byte offset)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.readlines()
+        return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, not a text file") from None
+        raise error(f"{path}: is a directory, not a file") from None
     except OSError as err:
-        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+        raise error(f"{path}: cannot read ({err.strerror})") from None
+
+
+def read_text_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (newlines kept); errors as `read_text`."""
+    return io.StringIO(read_text(path)).readlines()  # split at newlines only, as a file's lines are
 
 
 class UnknownCharactersError(ValueError):

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from recog.text import read_text
+
 
 def iter_json_objects(path: str | Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSONL file.
@@ -15,14 +17,7 @@ def iter_json_objects(path: str | Path, error: type[Exception] = ValueError) -> 
     with `path:line` and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a JSONL file") from None
-    except OSError as err:
-        raise error(f"{path}: cannot read ({err.strerror})") from None
+    text = read_text(path, error)
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

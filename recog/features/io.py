@@ -52,6 +52,20 @@ def resample_factors(rate_in: int, rate_out: int) -> tuple[int, int]:
     return f.denominator, max(1, f.numerator)
 
 
+def check_regular_file(path: Path, error: type[Exception]) -> None:
+    """Raise `error` naming the file when it is missing, a directory, or not a regular file
+    (a FIFO, socket or device: reading one would block the run)."""
+    try:
+        exists, regular = path.exists(), path.is_file()
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror})") from None
+    if not exists:
+        raise error(f"{path}: file not found")
+    if not regular:
+        kind = "a directory" if path.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise error(f"{path}: {kind}; give an audio or ink file")
+
+
 def load_audio(path: str | Path, sample_rate: int, min_seconds: float = 0.0,
                limits: InputLimits | None = None) -> np.ndarray:
     """Read any soundfile-readable file (wav/flac/ogg...) as mono float32 at `sample_rate`.
@@ -63,8 +77,7 @@ def load_audio(path: str | Path, sample_rate: int, min_seconds: float = 0.0,
     beyond a limit, or shorter than `min_seconds`.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioReadError(f"{path}: file not found")
+    check_regular_file(path, AudioReadError)
     return _read_sound(str(path), str(path), sample_rate, min_seconds, limits)
 
 

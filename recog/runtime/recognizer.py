@@ -219,7 +219,6 @@ class Recognizer:
         short: list[tuple[int, np.ndarray]] = []
         for i, path in enumerate(paths):
             try:
-                _check_regular_file(path)
                 if self.modality is AUDIO and self._is_long(path):
                     results[i] = self._long_file(path)
                     continue
@@ -253,6 +252,8 @@ class Recognizer:
     def _is_long(self, path: str) -> bool:
         import soundfile as sf
 
+        if not Path(path).is_file():
+            return False  # missing, a directory or a FIFO (opening one would block): the reader says which
         try:
             info = sf.info(path)
         except Exception:
@@ -298,19 +299,6 @@ class Recognizer:
                           log_probs=log_probs if self.keep_log_probs else None, nbest=nbest)
 
 
-def _check_regular_file(path: str) -> None:
-    """Refuse a directory, FIFO or device before anything opens it (a FIFO would block the run).
-    A path that does not exist is left to the reader, which says so (`pack.npz#3` lines too)."""
-    p = Path(path)
-    try:
-        exists, regular = p.exists(), p.is_file()
-    except OSError:
-        return
-    if exists and not regular:
-        kind = "a directory" if p.is_dir() else "not a regular file (a FIFO, socket or device)"
-        raise ValueError(f"{path}: {kind}; give an audio or ink file")
-
-
 def _mono(wave: np.ndarray, name: str) -> np.ndarray:
     """A waveform array as mono float32 [N]; AudioReadError naming `name` when it cannot be one."""
     arr = np.asarray(wave)
@@ -328,6 +316,6 @@ def _mono(wave: np.ndarray, name: str) -> np.ndarray:
 
 def _describe(path: str, err: Exception) -> str:
     """An error message that names the file."""
-    if isinstance(err, INPUT_ERRORS) or (isinstance(err, ValueError) and str(err).startswith(path)):
+    if isinstance(err, INPUT_ERRORS):
         return str(err)
     return f"{path}: {type(err).__name__}: {err}"

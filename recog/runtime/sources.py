@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from recog.features.io import AudioReadError, resample
+from recog.features.io import AudioReadError, check_regular_file, resample
 from recog.features.limits import InputLimits, current
 
 
@@ -46,6 +46,7 @@ class FileSource:
     def __init__(self, path: str | Path, sample_rate: int, limits: InputLimits | None = None):
         self.name = str(path)
         self.sample_rate = sample_rate
+        check_regular_file(Path(path), AudioReadError)
         try:
             self.file = sf.SoundFile(str(path))
         except Exception as err:  # LibsndfileError, RuntimeError, FileNotFoundError

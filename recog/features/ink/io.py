@@ -24,6 +24,7 @@ import numpy as np
 
 from recog.features.ink.pack import load_pack, split_pack_address
 from recog.features.ink.strokes import Ink, InkError
+from recog.features.io import check_regular_file
 from recog.features.limits import InputLimits, above, current
 
 INK_EXTENSIONS = (".json", ".xml")
@@ -48,8 +49,7 @@ def load_ink(path: str | Path, limits: InputLimits | None = None) -> Ink:
             check_counts(f"{loaded.path}#{index}", int(b - a), lifts, limits)
         return loaded.ink(index)
     p = Path(text)
-    if not p.is_file():
-        raise InkError(f"{p}: file not found")
+    check_regular_file(p, InkError)
     suffix = p.suffix.lower()
     if suffix == ".json":
         return read_ink_json(p, limits)
