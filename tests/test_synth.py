@@ -1,4 +1,4 @@
-"""Tests for pipelines.digits.synth: synthetic digit strings from espeak-ng / flite."""
+"""Tests for pipelines.digits.synth (synthetic digit strings) and the voices of pipelines.speech_synth."""
 
 import json
 import shutil
@@ -12,6 +12,7 @@ import soundfile as sf
 if not (shutil.which("espeak-ng") or shutil.which("flite")):
     pytest.skip("neither espeak-ng nor flite is installed", allow_module_level=True)
 
+from pipelines import speech_synth  # noqa: E402
 from pipelines.digits import synth  # noqa: E402
 
 
@@ -71,7 +72,7 @@ def test_unknown_voice_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 def test_no_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(synth, "BINARIES", {"espeak": "no-such-espeak", "flite": "no-such-flite"})
+    monkeypatch.setattr(speech_synth, "BINARIES", {"espeak": "no-such-espeak", "flite": "no-such-flite"})
     with pytest.raises(RuntimeError, match="apt-get install espeak-ng flite"):
         synth.find_voices()
 
@@ -79,7 +80,7 @@ def test_no_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_one_engine_missing_warns_and_uses_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
     present = "espeak" if shutil.which("espeak-ng") else "flite"
     absent = {"espeak": "flite", "flite": "espeak"}[present]
-    monkeypatch.setitem(synth.BINARIES, absent, "no-such-binary")
+    monkeypatch.setitem(speech_synth.BINARIES, absent, "no-such-binary")
     with pytest.warns(UserWarning, match="no-such-binary not found"):
         voices = synth.find_voices()
     assert voices and all(v.startswith(present + ":") for v in voices)
@@ -91,14 +92,14 @@ def test_failing_engine_rows_are_skipped_then_fatal(tmp_path: Path,
     """An engine that fails on every text containing "seven": those rows are dropped with
     a warning naming the voice; past max_failed_fraction the run fails."""
     fakes = {}
-    for engine, binary in synth.BINARIES.items():
+    for engine, binary in speech_synth.BINARIES.items():
         if real := shutil.which(binary):
             fake = tmp_path / f"fake-{binary}"
             fake.write_text('#!/bin/sh\nfor a in "$@"; do case "$a" in *seven*) '
                             f'echo "synthesis crashed" >&2; exit 3;; esac; done\nexec {real} "$@"\n')
             fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
             fakes[engine] = str(fake)
-    monkeypatch.setattr(synth, "BINARIES", fakes)
+    monkeypatch.setattr(speech_synth, "BINARIES", fakes)
     n, seed = 8, 0
     doomed = [u for u in synth.plan_utterances(n, seed, synth.find_voices()) if "seven" in u.text]
     assert 0 < len(doomed) < n, "pick a seed that fails some utterances, not all"
