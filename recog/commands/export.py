@@ -9,8 +9,17 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a checkpoint to ONNX (parity-checked), optionally int8")
-    p.add_argument("checkpoint", help="training checkpoint (.pt)")
+    p = sub.add_parser(
+        "export", help="export a checkpoint (or an ensemble of several) to ONNX (parity-checked), optionally int8",
+        description="Write one self-describing ONNX file. Several checkpoints of one recipe (different seeds) "
+                    "become one ensemble graph whose output is the log of the mean of their posteriors; "
+                    "a dynamic-int8 model file (.onnx) is dequantized to an fp32 graph (for `recog inspect`).",
+        epilog="examples:\n  recog export exp/digits/averaged.pt -o model.onnx --quantize int8\n"
+               "  recog export exp/ens/seed0/averaged.pt exp/ens/seed1/averaged.pt exp/ens/seed2/averaged.pt "
+               "-o model.onnx\n  recog export models/iam-ondb-en/model.int8.onnx -o models/iam-ondb-en/model.onnx")
+    p.add_argument("checkpoint", nargs="+",
+                   help="training checkpoint (.pt); several of one recipe for an ensemble; or an int8 model file "
+                        "(.onnx) to dequantize")
     p.add_argument("-o", "--output", required=True, help="model.onnx to write")
     p.add_argument("--quantize", choices=["int8"], default=None,
                    help="also write the dynamic-int8 twin (OUTPUT with .int8.onnx) if dev accuracy holds")
@@ -21,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs log-prob difference ONNX vs PyTorch")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads for the dev check (0 = all)")
     p.add_argument("--metrics-from", metavar="CKPT", default=None,
-                   help="store the dev metrics of this checkpoint instead (e.g. the held-out-speaker run "
+                   help="store the dev metrics of this checkpoint or model file instead (e.g. the held-out-speaker run "
                         "of a model that was then trained on every speaker)")
     p.add_argument("--metrics-about", metavar="TEXT", default="",
                    help="what the stored dev metrics were measured on, e.g. 'held-out speaker jackson, "
@@ -34,15 +43,9 @@ def int8_path(output: Path) -> Path:
     return output.with_name(output.stem + ".int8" + (output.suffix or ".onnx"))
 
 
-def recipe_dev_sets(info_config: dict) -> list[Path]:
-    """The dev manifests named by the recipe stored in the model (absolute, existing only)."""
-    base = Path(info_config.get("base_dir", "."))
-    paths = [p if p.is_absolute() else base / p for p in map(Path, info_config.get("data", {}).get("dev", []))]
-    return [p for p in paths if p.is_file()]
-
-
 def run(args: argparse.Namespace) -> int:
     from recog.export import ExportError, export_onnx, quantize_int8
+    from recog.export.dev_rates import recipe_dev_sets
     from recog.export.quantize import QuantizationRefused
     from recog.model.checkpoint import CheckpointError
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     summary: dict = {"model": str(output)}
     try:
         report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from,
-                             metrics_about=args.metrics_about)
+                             metrics_about=args.metrics_about, threads=args.threads)
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import torch
 
 from recog.export.errors import ExportError
-from recog.model import BiLSTMCTC
+from torch import nn
 
 
 def parity_lengths(batch_size: int, rng: np.random.Generator, max_len: int = 400) -> list[int]:
@@ -20,7 +20,7 @@ def parity_lengths(batch_size: int, rng: np.random.Generator, max_len: int = 400
 
 
 def check_parity(
-    model: BiLSTMCTC,
+    model: nn.Module,
     onnx_path: str | Path,
     batch_sizes: tuple[int, ...] = (1, 3, 8),
     tolerance: float = 1e-4,

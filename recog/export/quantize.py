@@ -15,6 +15,7 @@ from pathlib import Path
 import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from recog.export.dev_rates import dev_error_rates
 from recog.export.errors import ExportError
 from recog.export.onnx_file import save_atomic, write_metadata
 from recog.runtime.model_file import read_model_info
@@ -68,17 +69,6 @@ def quantize_weights(source: str | Path, target: str | Path) -> None:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=OP_TYPES)
     finally:
         root.setLevel(level)
-
-
-def dev_error_rates(model_path: str | Path, manifest: str | Path, threads: int = 0) -> dict[str, float]:
-    """Greedy-decoding WER/CER (percent) of an ONNX model on a manifest."""
-    from recog.runtime import Recognizer
-    from recog.runtime.evaluation import evaluate
-
-    result = evaluate(Recognizer.from_onnx(model_path, threads=threads), manifest, progress=False)
-    if result.utterances == 0:
-        raise ExportError(f"{manifest}: no usable utterance to measure int8 accuracy on")
-    return {"wer": round(result.wer, 3), "cer": round(result.cer, 3)}
 
 
 def quantize_int8(

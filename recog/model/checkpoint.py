@@ -41,6 +41,12 @@ def load_state(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dict[str, Any]]:
     """Checkpoint -> (model in eval mode, recipe config, alphabet, the raw state)."""
     state = load_state(path)
+    model, config, alphabet = model_from_state(state, path)
+    return model, config, alphabet, state
+
+
+def model_from_state(state: dict[str, Any], path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet]:
+    """A checkpoint dict -> (model in eval mode, recipe config, alphabet); errors name `path`."""
     missing = [k for k in ("config", "alphabet", "model") if k not in state]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
@@ -53,4 +59,4 @@ def load_model(path: str | Path) -> tuple[BiLSTMCTC, RecipeConfig, Alphabet, dic
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: the weights do not fit the recipe it names ({first})") from None
     model.eval()
-    return model, config, alphabet, state
+    return model, config, alphabet

@@ -19,6 +19,9 @@ Every key starts with `recog.`; values are strings (JSON where structured):
     recog.metrics_about what the metrics were measured on (which speakers or writers, which run);
                         optional
     recog.quantization  "none" or "int8"
+    recog.members       JSON list naming the networks of an ensemble (their posteriors are averaged
+                        inside the graph), e.g. ["digits seed 0", "digits seed 1"]; [] or absent
+                        for one network
     recog.config        JSON of the whole recipe configuration (for the record)
 
 Torch-free: the exporter writes through `ModelInfo.to_props`, the runtime reads with
@@ -64,7 +67,9 @@ class ModelInfo:
         metrics_about: what `metrics` were measured on, e.g. "held-out speaker jackson,
             recipe digits seed 0" ("" when not stated).
         quantization: "none" or "int8".
-        config: the full recipe configuration as a plain dict ({} if unknown).
+        config: the full recipe configuration as a plain dict ({} if unknown); for an
+            ensemble, its first member's.
+        members: the networks of an ensemble ("<recipe> seed <n>"), [] for one network.
     """
 
     alphabet: Alphabet
@@ -78,6 +83,7 @@ class ModelInfo:
     metrics_about: str = ""
     quantization: str = "none"
     config: dict[str, Any] = field(default_factory=dict)
+    members: list[str] = field(default_factory=list)
 
     @classmethod
     def from_recipe(cls, config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, float] | None = None,
@@ -107,6 +113,7 @@ class ModelInfo:
             "metrics_about": self.metrics_about,
             "quantization": self.quantization,
             "config": json.dumps(self.config, ensure_ascii=False),
+            "members": json.dumps(self.members, ensure_ascii=False),
         }
         return {PREFIX + k: v for k, v in values.items()}
 
@@ -137,6 +144,7 @@ class ModelInfo:
                 metrics_about=props.get(PREFIX + "metrics_about", ""),
                 quantization=props.get(PREFIX + "quantization", "none"),
                 config=json.loads(props.get(PREFIX + "config", "{}")),
+                members=[str(m) for m in json.loads(props.get(PREFIX + "members", "[]"))],
             )
         except KeyError as err:
             raise ModelFormatError(f"{where}: metadata key {err.args[0]!r} missing") from None
