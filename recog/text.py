@@ -12,9 +12,11 @@ Conventions shared by the whole toolkit:
 
 from __future__ import annotations
 
+import gzip
 import io
 import unicodedata
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,49 @@ def read_text(path: str | Path, error: type[Exception] = ValueError) -> str:
 def read_text_lines(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file (newlines kept); errors as `read_text`."""
     return io.StringIO(read_text(path)).readlines()  # split at newlines only, as a file's lines are
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def iter_text_lines(path: str | Path, error: type[Exception] = ValueError,
+                    progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The lines of a UTF-8 text file, plain or gzip-compressed, read as a stream (newlines kept).
+
+    A file starting with the gzip magic bytes is decompressed (whatever its name), so
+    `lm.arpa.gz` and `text.txt.gz` read like their plain forms without ever being held
+    whole in memory. `progress(bytes)` is called with each block's size in bytes of the
+    file as stored (compressed bytes for gzip), for a progress bar against its size.
+    Errors as `read_text`, and a damaged or truncated gzip stream raises `error` naming the file.
+    """
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 (closed below)
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a file") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror})") from None
+    with raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        binary = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        stream = io.TextIOWrapper(binary, encoding="utf-8")  # universal newlines, as read_text
+        done = 0
+        try:
+            while True:
+                block = stream.readlines(1 << 20)
+                if not block:
+                    break
+                if progress is not None:
+                    pos = raw.tell()
+                    progress(pos - done)
+                    done = pos
+                yield from block
+        except UnicodeDecodeError as err:
+            raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a block)") from None
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise error(f"{path}: damaged gzip data ({err})") from None
+        except OSError as err:
+            raise error(f"{path}: cannot read ({err.strerror or err})") from None
 
 
 class UnknownCharactersError(ValueError):

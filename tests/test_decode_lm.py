@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import warnings
@@ -69,6 +70,29 @@ def test_reader_backs_off_by_hand(tmp_path):
     assert lm.full_scores(["a"], eos=False) == pytest.approx([-0.2 * math.log(10)], abs=1e-6)
 
 
+def test_gzip_arpa_reads_like_the_plain_file(tmp_path):
+    plain = build(tmp_path, 3, "word")
+    packed = tmp_path / "word3.arpa.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = NgramLM.from_arpa(plain), NgramLM.from_arpa(packed)
+    assert a.vocab == b.vocab and a.counts == b.counts
+    assert all(np.array_equal(x, y) for x, y in zip(a.tables, b.tables, strict=True))
+    truncated = tmp_path / "cut.arpa.gz"
+    truncated.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    with pytest.raises(ArpaFormatError, match=r"cut\.arpa\.gz: damaged gzip data"):
+        NgramLM.from_arpa(truncated)
+
+
+def test_structure_errors_name_the_ngram(tmp_path):
+    path = tmp_path / "toy.arpa"
+    path.write_text(TOY_ARPA.replace("-0.1\tb </s>", "-0.1\ta b"))
+    with pytest.raises(ArpaFormatError, match=r"toy\.arpa:15: 2-gram 'a b' listed twice"):
+        NgramLM.from_arpa(path)
+    path.write_text(TOY_ARPA.replace("ngram 2=3", "ngram 2=3\nngram 3=1").replace("\\end\\", "\\3-grams:\n-0.3\tb a b\n\n\\end\\"))
+    with pytest.raises(ArpaFormatError, match=r"3-gram 'b a b' is listed but its history is not"):
+        NgramLM.from_arpa(path)
+
+
 def test_missing_unk_gets_kenlm_default(tmp_path):
     path = tmp_path / "nounk.arpa"
     path.write_text(TOY_ARPA.replace("ngram 1=5", "ngram 1=4").replace("-1.0\t<unk>\n", ""))
@@ -96,11 +120,11 @@ def test_malformed_arpa_names_file_and_line(tmp_path, edit, message):
 
 def context_states(lm: NgramLM, path: Path) -> list[tuple[tuple[str, ...], int]]:
     """Every history the model lists (n-grams below the top order, not ending in </s>), with its state."""
-    vocab, ngrams = read_arpa(path)
+    data = read_arpa(path)
     out = [((), 0)]
     for n in range(lm.order - 1):
-        for key in ngrams[n]:
-            words = tuple(vocab[i] for i in key)
+        for key in data.words[n]:
+            words = tuple(data.vocab[i] for i in key)
             if words[-1] == "</s>":
                 continue
             state = 0

@@ -17,6 +17,13 @@ holds `log p*` and the state to move to after `w` (the longest suffix of
 `h w` that is a state). A state holds its back-off weight and the state of
 its history minus the oldest word. All numbers are natural logarithms.
 
+Reading (`read_arpa`) keeps no Python object per n-gram: each order's lines are
+split and converted a chunk at a time into numpy arrays of word ids, log
+probabilities and back-off weights (`ArpaData`), and the states, suffix links and
+hash keys are found with sorted-array searches; so loading takes about the
+memory of the final tables plus the arrays of one file. A `.gz` file (gzip, told
+by its first bytes) is decompressed as it is read.
+
 `<s>` is a context only (never predicted), `</s>` is predicted at the end of a
 sentence, and a word missing from the vocabulary is scored as `<unk>`; a file
 without `<unk>` gets one with log10 p = -100, as KenLM does.
@@ -27,12 +34,15 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from recog.decode.hashtable import build_table, ht_get
+from recog.text import iter_text_lines
 
 BOS = "<s>"
 EOS = "</s>"
@@ -86,6 +96,31 @@ def lm_score(lm: LMTables, state: int, word: int) -> tuple[float, int]:
         s = lm.state_suffix[s]
 
 
+@dataclass
+class ArpaData:
+    """An ARPA file's contents as arrays, one per order n = 1..N (row i of order n is its i-th n-gram).
+
+    Attributes:
+        vocab: words by id: the unigrams in file order, `<unk>` appended when missing.
+        words: int32[count_n, n] word ids of each n-gram.
+        logp: float64[count_n] natural-log probability.
+        backoff: float64[count_n] natural-log back-off weight, 0.0 where the file gives none.
+    """
+
+    vocab: list[str]
+    words: list[np.ndarray]
+    logp: list[np.ndarray]
+    backoff: list[np.ndarray]
+
+    @property
+    def order(self) -> int:
+        return len(self.words)
+
+    @property
+    def counts(self) -> list[int]:
+        return [int(w.shape[0]) for w in self.words]
+
+
 class NgramLM:
     """An ARPA back-off n-gram LM held in hashed numpy arrays (see module docstring).
 
@@ -100,21 +135,22 @@ class NgramLM:
         space_symbol: the word separator of a character LM ("" when none).
     """
 
-    def __init__(self, vocab: list[str], ngrams: list[dict[tuple[int, ...], tuple[float, float]]], path: str = ""):
+    def __init__(self, data: ArpaData, path: str = ""):
         self.path = path
-        self.vocab = vocab
-        self.word_id = {w: i for i, w in enumerate(vocab)}
-        self.order = len(ngrams)
-        self.counts = [len(g) for g in ngrams]
-        self.tables = _make_tables(vocab, ngrams, self.word_id, path)
-        self.unit, self.space_symbol = _guess_unit(vocab)
+        self.vocab = data.vocab
+        self.word_id = {w: i for i, w in enumerate(self.vocab)}
+        self.order = data.order
+        self.counts = data.counts
+        self.tables = _make_tables(data, self.word_id, path)
+        self.unit, self.space_symbol = _guess_unit(self.vocab)
 
     # ---- construction ----------------------------------------------------------
     @classmethod
     def from_arpa(cls, path: str | Path) -> NgramLM:
-        """Read an ARPA file (plain text, UTF-8). Raises `ArpaFormatError` on a malformed file."""
-        vocab, ngrams = read_arpa(path)
-        return cls(vocab, ngrams, str(path))
+        """Read an ARPA file (UTF-8 text, plain or gzip-compressed: `lm.arpa`, `lm.arpa.gz`).
+
+        Raises `ArpaFormatError` on a malformed file."""
+        return cls(read_arpa(path), str(path))
 
     # ---- queries ----------------------------------------------------------------
     @property
@@ -160,185 +196,301 @@ class NgramLM:
         return f"NgramLM({self.path!r}, order={self.order}, unit={self.unit!r}, {counts})"
 
 
-def _lines(f, path: str):
-    """The lines of a text file; a byte that is not UTF-8 is an `ArpaFormatError` naming the file."""
-    try:
-        yield from f
-    except UnicodeDecodeError as err:
-        raise ArpaFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a block)") from None
-
-
 def load_lm(lm: str | Path | NgramLM) -> NgramLM:
-    """An `NgramLM` from a path (ARPA) or the object itself."""
+    """An `NgramLM` from a path (ARPA, plain or .gz) or the object itself."""
     return lm if isinstance(lm, NgramLM) else NgramLM.from_arpa(lm)
 
 
 # ---- ARPA parsing ------------------------------------------------------------------
-def read_arpa(path: str | Path) -> tuple[list[str], list[dict[tuple[int, ...], tuple[float, float]]]]:
-    """Parse an ARPA file into (vocab, ngrams).
+# n-gram lines are gathered in Python lists of this many lines, then moved into numpy arrays.
+_CHUNK = 1 << 16
+
+
+class _Section:
+    """The n-grams of one order being read: arrays sized by the header's count, filled chunk by chunk.
+
+    Lines are split as they come and converted a chunk at a time (numbers and word ids in
+    bulk); a chunk that does not convert is checked line by line for the error message.
+    """
+
+    def __init__(self, n: int, declared: int, path: str):
+        self.n = n
+        self.declared = declared
+        self.path = path
+        self.words = np.empty((declared, n), np.int32)
+        self.logp = np.empty(declared, np.float64)
+        self.backoff = np.empty(declared, np.float64)
+        self.rows = 0  # rows read, converted or pending
+        self.filled = 0
+        self.parts: list[list[str]] = []
+        self.linenos: list[int] = []
+
+    def flush(self, lookup) -> None:
+        k = len(self.parts)
+        if not k:
+            return
+        n, parts = self.n, self.parts
+        try:
+            logp = np.array([p[0] for p in parts], dtype=np.float64)
+            backoff = np.array([p[-1] if len(p) == n + 2 else "0" for p in parts], dtype=np.float64)
+            ids = np.fromiter(map(lookup, chain.from_iterable(p[1 : n + 1] for p in parts)), np.int32, k * n)
+            ok = bool(np.isfinite(logp).all() and np.isfinite(backoff).all())
+        except (ValueError, KeyError):
+            ok = False
+        if not ok:
+            for p, lineno in zip(parts, self.linenos, strict=True):
+                _check_ngram_line(p, n, lookup, f"{self.path}:{lineno}")
+            raise AssertionError("a chunk failed to convert but no line is wrong")  # pragma: no cover
+        end = self.filled + k
+        self.words[self.filled : end] = ids.reshape(k, n)
+        self.logp[self.filled : end] = logp
+        self.backoff[self.filled : end] = backoff
+        self.filled = end
+        self.parts, self.linenos = [], []
+
+
+def _check_ngram_line(parts: list[str], order: int, lookup, where: str) -> None:
+    """Raise the `ArpaFormatError` that names what is wrong with one n-gram line (split into fields)."""
+    if len(parts) == order + 2:
+        try:
+            backoff = float(parts[-1])
+        except ValueError:
+            raise ArpaFormatError(f"{where}: expected a log10 back-off weight, got {parts[-1]!r}") from None
+        if not math.isfinite(backoff):
+            raise ArpaFormatError(f"{where}: back-off weight {parts[-1]!r} is not a finite number")
+    try:
+        logp = float(parts[0])
+    except ValueError:
+        raise ArpaFormatError(f"{where}: expected a log10 probability, got {parts[0]!r}") from None
+    if not math.isfinite(logp):
+        raise ArpaFormatError(f"{where}: log10 probability {parts[0]!r} is not a finite number (ARPA writes -99 for zero)")
+    for w in parts[1 : order + 1]:
+        try:
+            lookup(w)
+        except KeyError:
+            raise ArpaFormatError(f"{where}: word {w!r} is not among the unigrams") from None
+
+
+def read_arpa(path: str | Path) -> ArpaData:
+    """Parse an ARPA file (plain or gzip-compressed) into arrays, without a Python object per n-gram.
 
     Returns:
-        vocab: words by id (the unigrams in file order, `<unk>` added if missing).
-        ngrams: one dict per order n = 1..N mapping word-id tuples to
-            (natural-log p, natural-log back-off weight; 0.0 when absent).
+        `ArpaData`: vocab, and per order the word ids, natural-log probabilities and back-off weights.
     Raises:
-        ArpaFormatError: with the path, the line number and what was expected.
+        ArpaFormatError: with the path, the line number and what was expected. (`NgramLM`
+        checks the structure: an n-gram listed twice, or listed without its history.)
     """
     path = str(path)
     declared: list[int] = []
     vocab: list[str] = []
     word_id: dict[str, int] = {}
-    ngrams: list[dict[tuple[int, ...], tuple[float, float]]] = []
+    sections: list[_Section] = []
+    sec: _Section | None = None
 
     def fail(lineno: int, what: str) -> ArpaFormatError:
         return ArpaFormatError(f"{path}:{lineno}: {what}")
 
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as err:
-        raise ArpaFormatError(f"{path}: cannot open ARPA file: {err.strerror}") from None
-    with handle as f:
-        lineno = 0
-        section = "preamble"  # preamble -> data -> n-grams -> end
-        order = 0
-        for raw in _lines(f, path):
-            lineno += 1
-            line = raw.strip()
-            if section == "preamble":
-                if line == "\\data\\":
-                    section = "data"
-                continue  # free text before \data\ is allowed (SRILM writes some)
-            if not line:
+    lineno = 0
+    section = "preamble"  # preamble -> data -> n-grams -> end
+    order = 0
+    lookup = word_id.__getitem__
+    for raw in iter_text_lines(path, ArpaFormatError):
+        lineno += 1
+        line = raw.strip()
+        if section == "preamble":
+            if line == "\\data\\":
+                section = "data"
+            continue  # free text before \data\ is allowed (SRILM writes some)
+        if not line:
+            continue
+        if section == "data":
+            if line.startswith("ngram "):
+                try:
+                    lhs, rhs = line[6:].split("=")
+                    n, count = int(lhs), int(rhs)
+                except ValueError:
+                    raise fail(lineno, f"expected 'ngram N=count', got {line[:60]!r}") from None
+                if n != len(declared) + 1:
+                    raise fail(lineno, f"expected the count of {len(declared) + 1}-grams, got {n}-grams")
+                if count < 0:
+                    raise fail(lineno, f"negative n-gram count {count}")
+                declared.append(count)
                 continue
-            if section == "data":
-                if line.startswith("ngram "):
-                    try:
-                        lhs, rhs = line[6:].split("=")
-                        n, count = int(lhs), int(rhs)
-                    except ValueError:
-                        raise fail(lineno, f"expected 'ngram N=count', got {line[:60]!r}") from None
-                    if n != len(declared) + 1:
-                        raise fail(lineno, f"expected the count of {len(declared) + 1}-grams, got {n}-grams")
-                    declared.append(count)
-                    continue
-                section = "ngrams"
-                if not declared:
-                    raise fail(lineno, "no 'ngram N=count' lines after \\data\\")
-                ngrams = [{} for _ in declared]
+            section = "ngrams"
+            if not declared:
+                raise fail(lineno, "no 'ngram N=count' lines after \\data\\")
+        if line[0] == "\\":
             if line == "\\end\\":
                 section = "end"
                 break
-            if line.startswith("\\") and line.endswith("-grams:"):
+            if line.endswith("-grams:"):
                 try:
                     n = int(line[1:-7])
                 except ValueError:
                     raise fail(lineno, f"expected a section header like \\2-grams:, got {line[:60]!r}") from None
                 if n != order + 1 or n > len(declared):
                     raise fail(lineno, f"expected \\{order + 1}-grams: (the header declares {len(declared)} orders), got {line}")
-                if order and len(ngrams[order - 1]) != declared[order - 1]:
-                    raise fail(lineno, f"the header declares {declared[order - 1]} {order}-grams but the section has {len(ngrams[order - 1])}")
+                if sec is not None and sec.rows != sec.declared:
+                    raise fail(lineno, f"the header declares {sec.declared} {order}-grams but the section has {sec.rows}")
+                if sec is not None:
+                    sec.flush(lookup)
                 order = n
+                sec = _Section(n, declared[n - 1], path)
+                sections.append(sec)
                 continue
-            if order == 0:
-                raise fail(lineno, f"expected \\1-grams:, got {line[:60]!r}")
-            parts = line.replace("\t", " ").split(" ")
+        if sec is None:
+            raise fail(lineno, f"expected \\1-grams:, got {line[:60]!r}")
+        parts = line.replace("\t", " ").split(" ")
+        if "" in parts:
             parts = [p for p in parts if p]
-            if len(parts) == order + 1:
-                backoff = 0.0
-            elif len(parts) == order + 2:
-                try:
-                    backoff = float(parts[-1])
-                except ValueError:
-                    raise fail(lineno, f"expected a log10 back-off weight, got {parts[-1]!r}") from None
-                if not math.isfinite(backoff):
-                    raise fail(lineno, f"back-off weight {parts[-1]!r} is not a finite number")
-            else:
-                raise fail(lineno, f"expected 'log10p w1 .. w{order} [backoff]' ({order + 1} or {order + 2} fields), got {len(parts)} fields")
-            try:
-                logp = float(parts[0])
-            except ValueError:
-                raise fail(lineno, f"expected a log10 probability, got {parts[0]!r}") from None
-            if not math.isfinite(logp):
-                raise fail(lineno, f"log10 probability {parts[0]!r} is not a finite number (ARPA writes -99 for zero)")
-            words = parts[1 : order + 1]
-            if order == 1:
-                w = words[0]
-                if w in word_id:
-                    raise fail(lineno, f"unigram {w!r} listed twice")
-                word_id[w] = len(vocab)
-                vocab.append(w)
-                key: tuple[int, ...] = (word_id[w],)
-            else:
-                try:
-                    key = tuple(word_id[w] for w in words)
-                except KeyError as err:
-                    raise fail(lineno, f"word {err.args[0]!r} is not among the unigrams") from None
-                if key in ngrams[order - 1]:
-                    raise fail(lineno, f"{order}-gram {' '.join(words)!r} listed twice")
-            ngrams[order - 1][key] = (logp * LN10, backoff * LN10)
+        if len(parts) != order + 1 and len(parts) != order + 2:
+            raise fail(lineno, f"expected 'log10p w1 .. w{order} [backoff]' ({order + 1} or {order + 2} fields), got {len(parts)} fields")
+        if sec.rows >= sec.declared:
+            raise fail(lineno, f"the header declares {sec.declared} {order}-grams but the section has more")
+        sec.rows += 1
+        if order == 1:
+            w = parts[1]
+            if w in word_id:
+                raise fail(lineno, f"unigram {w!r} listed twice")
+            word_id[w] = len(vocab)
+            vocab.append(w)
+        sec.parts.append(parts)
+        sec.linenos.append(lineno)
+        if len(sec.parts) >= _CHUNK:
+            sec.flush(lookup)
     if section != "end":
         what = "\\data\\" if section == "preamble" else "\\end\\"
         raise ArpaFormatError(f"{path}:{lineno}: end of file before {what}")
     if order != len(declared):
         raise ArpaFormatError(f"{path}: the header declares {len(declared)} orders but the file has {order}")
-    if len(ngrams[order - 1]) != declared[order - 1]:
-        raise ArpaFormatError(f"{path}: the header declares {declared[order - 1]} {order}-grams but the section has {len(ngrams[order - 1])}")
+    assert sec is not None
+    if sec.rows != sec.declared:
+        raise ArpaFormatError(f"{path}: the header declares {sec.declared} {order}-grams but the section has {sec.rows}")
+    sec.flush(lookup)
     for special in (BOS, EOS):
         if special not in word_id:
             raise ArpaFormatError(f"{path}: {special} is missing from the unigrams")
+    data = ArpaData(vocab, [s.words for s in sections], [s.logp * LN10 for s in sections],
+                    [s.backoff * LN10 for s in sections])
     if UNK not in word_id:
         word_id[UNK] = len(vocab)
         vocab.append(UNK)
-        ngrams[0][(word_id[UNK],)] = (MISSING_UNK_LOG10 * LN10, 0.0)
-    return vocab, ngrams
+        data.words[0] = np.append(data.words[0], [[word_id[UNK]]], axis=0).astype(np.int32)
+        data.logp[0] = np.append(data.logp[0], MISSING_UNK_LOG10 * LN10)
+        data.backoff[0] = np.append(data.backoff[0], 0.0)
+    return data
 
 
-def _make_tables(vocab: list[str], ngrams: list[dict], word_id: dict[str, int], path: str) -> LMTables:
-    order = len(ngrams)
-    n_vocab = len(vocab)
-    # States: the empty history, then every n-gram of order < N.
-    state_of: dict[tuple[int, ...], int] = {(): 0}
-    backoff = [0.0]
-    for n in range(order - 1):
-        for key, (_, bo) in ngrams[n].items():
-            state_of[key] = len(backoff)
-            backoff.append(bo)
+def _line_of(path: str, n: int, row: int) -> int | str:
+    """The line number of the `row`-th n-gram (from 0) of the \\n-grams: section (for error messages)."""
+    lineno, seen, inside = 0, -1, False
+    for raw in iter_text_lines(path, ArpaFormatError):
+        lineno += 1
+        line = raw.strip()
+        if line.startswith("\\"):
+            inside = line == f"\\{n}-grams:"
+        elif inside and line:
+            seen += 1
+            if seen == row:
+                return lineno
+    return "?"
 
-    def longest_state(seq: tuple[int, ...]) -> int:
-        for j in range(len(seq)):
-            s = state_of.get(seq[j:])
-            if s is not None:
-                return s
-        return 0
 
-    suffix = np.zeros(len(backoff), np.int32)
-    for key, s in state_of.items():
-        if key:
-            suffix[s] = longest_state(key[1:])
+# ---- tables for numba --------------------------------------------------------------
+class _OrderIndex:
+    """Sorted hash keys `state * V + word` of one order, to find an n-gram's entry by its key."""
 
-    n_entries = sum(len(g) for g in ngrams)
-    keys = np.empty(n_entries, np.int64)
-    logp = np.empty(n_entries, np.float32)
+    def __init__(self, keys: np.ndarray, first_entry: int):
+        self.perm = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.perm]
+        self.first_entry = first_entry
+
+    def entries(self, keys: np.ndarray) -> np.ndarray:
+        """Entry index of each key, -1 where the key is not listed."""
+        if self.sorted.size == 0:
+            return np.full(keys.shape, -1, np.int64)
+        i = np.minimum(np.searchsorted(self.sorted, keys), self.sorted.size - 1)
+        return np.where(self.sorted[i] == keys, self.first_entry + self.perm[i], -1)
+
+
+def _walk(cols: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarray:
+    """State of each row's word sequence `cols` [rows, m] (m < N), -1 where it is not listed.
+
+    The state of a listed n-gram of order < N is its entry index + 1 (see `_make_tables`);
+    a word's unigram entry is its id.
+    """
+    state = cols[:, 0].astype(np.int64) + 1
+    for k in range(1, cols.shape[1]):
+        keys = np.where(state >= 0, state * n_vocab + cols[:, k], -1)
+        e = index[k].entries(keys)
+        state = np.where(e >= 0, e + 1, -1)
+    return state
+
+
+def _longest_suffix_state(rows: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarray:
+    """State of the longest listed proper suffix `w_j..w_n` (j >= 2) of each row; 0 (empty history) when none."""
+    out = np.zeros(rows.shape[0], np.int64)
+    todo = np.arange(rows.shape[0])
+    for j in range(1, rows.shape[1]):
+        if todo.size == 0:
+            break
+        st = _walk(rows[todo, j:], index, n_vocab)
+        hit = st >= 0
+        out[todo[hit]] = st[hit]
+        todo = todo[~hit]
+    return out
+
+
+def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables:
+    """Hash the n-grams for numba. States: 0 is the empty history, and the n-gram of entry e
+    (orders < N, entries numbered order by order in file order) is state e + 1."""
+    order = data.order
+    n_vocab = len(data.vocab)
+    counts = data.counts
+    first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n_states = 1 + int(first[order - 1])
+    index: list[_OrderIndex] = []
+    keys_by_order: list[np.ndarray] = []
+    for n in range(1, order + 1):
+        rows = data.words[n - 1]
+        if n == 1:
+            ctx = np.zeros(rows.shape[0], np.int64)
+        else:
+            ctx = _walk(rows[:, : n - 1], index, n_vocab)
+            missing = np.flatnonzero(ctx < 0)
+            if missing.size:
+                words = " ".join(data.vocab[i] for i in rows[missing[0]])
+                raise ArpaFormatError(f"{path}: {n}-gram {words!r} is listed but its history is not (not a back-off model)")
+        keys = ctx * n_vocab + rows[:, -1]
+        keys_by_order.append(keys)
+        index.append(_OrderIndex(keys, int(first[n - 1])))
+        same = np.flatnonzero(index[-1].sorted[1:] == index[-1].sorted[:-1])
+        if same.size:  # (unigrams listed twice are found while reading)
+            row = int(index[-1].perm[same[0] + 1])  # the later of the two (stable sort)
+            words = " ".join(data.vocab[i] for i in rows[row])
+            raise ArpaFormatError(f"{path}:{_line_of(path, n, row)}: {n}-gram {words!r} listed twice")
+    # index[k] serves look-ups of (k+1)-grams; _walk asks index[k] for the k-th column (k >= 1).
+    keys = np.concatenate(keys_by_order)
+    n_entries = keys.shape[0]
     nxt = np.empty(n_entries, np.int32)
-    e = 0
-    for n in range(order):
-        for key, (lp, _) in ngrams[n].items():
-            ctx = key[:-1]
-            s = state_of.get(ctx)
-            if s is None:
-                words = " ".join(vocab[i] for i in key)
-                raise ArpaFormatError(f"{path}: {n + 1}-gram {words!r} is listed but its history is not (not a back-off model)")
-            keys[e] = s * n_vocab + key[-1]
-            logp[e] = lp
-            nxt[e] = state_of[key] if n < order - 1 else longest_state(key[1:])
-            e += 1
+    suffix = np.zeros(n_states, np.int32)
+    for n in range(1, order + 1):
+        rows = data.words[n - 1]
+        lo, hi = int(first[n - 1]), int(first[n])
+        if n < order:
+            nxt[lo:hi] = np.arange(lo + 1, hi + 1)
+            suffix[lo + 1 : hi + 1] = _longest_suffix_state(rows, index, n_vocab) if n > 1 else 0
+        else:
+            nxt[lo:hi] = _longest_suffix_state(rows, index, n_vocab) if n > 1 else 0
+    del index
+    logp = np.concatenate(data.logp).astype(np.float32)
     tkeys, tvals = build_table(keys, np.arange(n_entries, dtype=np.int32))
     bos = word_id[BOS]
-    meta = np.array([n_vocab, state_of.get((bos,), 0), word_id[EOS], word_id[UNK], order], np.int64)
-    backoff_arr = np.asarray(backoff, np.float32)
+    meta = np.array([n_vocab, bos + 1 if order > 1 else 0, word_id[EOS], word_id[UNK], order], np.int64)
+    backoff_arr = np.concatenate([[0.0], *data.backoff[: order - 1]]).astype(np.float32)
     # <s> is never predicted: leave it out of the bound.
     predicted = (keys % n_vocab) != bos
-    listed_max = np.full(len(backoff), -np.inf, np.float32)
+    listed_max = np.full(n_states, -np.inf, np.float32)
     np.maximum.at(listed_max, (keys[predicted] // n_vocab).astype(np.int64), logp[predicted])
     state_max = _state_max(listed_max, backoff_arr, suffix)
     return LMTables(tkeys, tvals, logp, nxt, backoff_arr, suffix, state_max, meta)
