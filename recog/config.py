@@ -112,6 +112,10 @@ class TrainConfig:
         max_skip_fraction: the run fails when more than this fraction of the
             training utterances is unusable (see `OUT_DIR/data_report.json`) or
             of the optimizer steps so far was skipped for a NaN/inf loss or gradient.
+        ensemble: train this many runs of the recipe, seeds seed .. seed + K - 1, into
+            OUT_DIR/seed<N>/ (1 = one run into OUT_DIR; see `recog.train.ensemble`);
+            `recog export` of their checkpoints writes one ensemble graph.
+        ensemble_jobs: members trained side by side (the cores are split between them).
     """
 
     epochs: int = 30
@@ -132,8 +136,13 @@ class TrainConfig:
     keep_checkpoints: int = 3
     average_last: int = 0
     max_skip_fraction: float = 0.05
+    ensemble: int = 1
+    ensemble_jobs: int = 1
 
     def __post_init__(self) -> None:
+        if self.ensemble < 1 or self.ensemble_jobs < 1:
+            raise ValueError(f"train.ensemble and train.ensemble_jobs must be >= 1, got {self.ensemble} and "
+                             f"{self.ensemble_jobs}")
         if self.accum_grad < 1:
             raise ValueError(f"train.accum_grad must be >= 1, got {self.accum_grad}")
         if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 0 or self.average_last < 0:

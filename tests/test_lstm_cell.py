@@ -12,6 +12,7 @@ from .conftest import ROOT
 
 DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
 INK_INT8 = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
+INK_FP32 = ROOT / "models" / "iam-ondb-en" / "model.onnx"  # the int8 file's weights, dequantized
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))
 
 
@@ -20,24 +21,41 @@ def close(ours: np.ndarray, ref: np.ndarray) -> bool:
     return float(np.abs(ours - ref).max()) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
 
 
-@pytest.fixture(scope="module")
-def digits():
-    """(reference network, onnxruntime ort_model, features of the 4 shipped samples)."""
-    if not DIGITS.is_file() or len(SAMPLES) != 4:
-        pytest.skip("the shipped digits model is not in this checkout")
-    import onnxruntime as ort
+def ink_inputs(model_path):
+    """Features of three generated handwritten lines (tests/ink_support) for the ink model."""
+    from recog.runtime import Recognizer
 
+    from .ink_support import synth_ink
+
+    rec = Recognizer.from_onnx(model_path)
+    return [rec.modality.featurize(synth_ink(text, seed=i, with_time=True), rec.info.features)
+            for i, text in enumerate(["lol cix", "coil ox", "oil lox"])]
+
+
+def audio_inputs(model_path):
+    """Features of the 4 shipped digits samples."""
     from recog.features.io import load_audio
     from recog.runtime import Recognizer
 
-    rec = Recognizer.from_onnx(DIGITS)
-    feats = [rec.modality.featurize(load_audio(p, rec.info.features.sample_rate), rec.info.features) for p in SAMPLES]
-    ort_model = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
-    return ReferenceNetwork.from_onnx(DIGITS), ort_model, feats
+    rec = Recognizer.from_onnx(model_path)
+    return [rec.modality.featurize(load_audio(p, rec.info.features.sample_rate), rec.info.features) for p in SAMPLES]
 
 
-def test_equals_onnxruntime_on_the_digits_samples(digits):
-    net, ort_model, feats = digits
+@pytest.fixture(scope="module", params=["digits-en", "iam-ondb-en"])
+def shipped(request):
+    """(reference network, onnxruntime ort_model, input features, hidden size) of a shipped fp32 model."""
+    path, inputs, hidden = {"digits-en": (DIGITS, audio_inputs, 192), "iam-ondb-en": (INK_FP32, ink_inputs, 256)}[
+        request.param]
+    if not path.is_file() or (request.param == "digits-en" and len(SAMPLES) != 4):
+        pytest.skip(f"{path} is not in this checkout")
+    import onnxruntime as ort
+
+    ort_model = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ReferenceNetwork.from_onnx(path), ort_model, inputs(path), hidden
+
+
+def test_equals_onnxruntime_on_the_shipped_models(shipped):
+    net, ort_model, feats, hidden = shipped
     for f in feats:
         ref, out_len = ort_model.run(None, {"features": f[None], "lengths": np.asarray([len(f)], np.int32)})
         inside = net.forward(f)
@@ -49,7 +67,7 @@ def test_equals_onnxruntime_on_the_digits_samples(digits):
                 trace = layer[d]
                 assert (trace.layer, trace.direction) == (k, d)
                 for name in GATES:
-                    assert trace.gate(name).shape == (ref.shape[1], 192)
+                    assert trace.gate(name).shape == (ref.shape[1], hidden)
                 for gate in ("forget", "input", "output"):
                     assert 0.0 <= trace.gate(gate).min() and trace.gate(gate).max() <= 1.0
                 # h_t = o_t * tanh(C_t), C_t = f_t * C_(t-1) + i_t * C~_t (backward: C_(t+1))
@@ -59,8 +77,8 @@ def test_equals_onnxruntime_on_the_digits_samples(digits):
                 assert np.allclose(trace.cell[now], trace.forget[now] * prev + trace.input[now] * trace.candidate[now])
 
 
-def test_padded_batch_matches_each_input_alone(digits):
-    net, ort_model, feats = digits
+def test_padded_batch_matches_each_input_alone(shipped):
+    net, ort_model, feats, _ = shipped
     lengths = [len(f) for f in feats]
     batch = np.full((len(feats), max(lengths), feats[0].shape[1]), 7.0, np.float32)  # garbage padding
     for b, f in enumerate(feats):

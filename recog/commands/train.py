@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recog.config import RecipeConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,10 +29,34 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config, args.overrides)
+        if config.train.ensemble > 1:
+            return run_ensemble_members(args, config)
         trainer = Trainer(config, resume=args.resume)
         record = trainer.run()
     except (ConfigError, UnknownCharactersError, CheckpointError, TooManySkipsError) as err:
         raise SystemExit(f"error: {err}") from None
     if trainer.is_main:
         print(json.dumps(record))
+    return 0
+
+
+def run_ensemble_members(args: argparse.Namespace, config: RecipeConfig) -> int:
+    """`train.ensemble = K`: the K member runs (recog.train.ensemble); 1 when any member failed."""
+    import os
+    import sys
+
+    from recog.train.ensemble import export_command, run_ensemble
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("error: train.ensemble > 1 runs its members as separate processes; start it with "
+                         "`recog train`, not under torchrun")
+    manifest = run_ensemble(args.config, args.overrides, config, echo=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(manifest))
+    if manifest["failed"]:
+        seeds = ", ".join(str(f["seed"]) for f in manifest["failed"])
+        print(f"error: ensemble member(s) with seed {seeds} failed; fix the cause and run the same command "
+              "again: finished members are kept, interrupted ones resume", file=sys.stderr)
+        return 1
+    print(f"all {config.train.ensemble} members trained; one ensemble model: {export_command(config, manifest)}",
+          file=sys.stderr)
     return 0
