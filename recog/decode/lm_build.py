@@ -22,26 +22,56 @@ Written as a back-off model, p(w | h) of a listed n-gram is the interpolated
 value and the back-off weight of `h` is gamma(h), so every history's
 distribution sums to one exactly (up to the printed precision).
 
+Pruning (`prune`, the contract of `lmplz --prune`): one count threshold per
+order, unigrams first; an n-gram of order k seen at most threshold_k times in
+the text (its raw count) is left out of the model. Unigrams are never pruned
+(the first threshold must be 0), thresholds may not decrease with the order, and
+the last one given holds for the remaining orders (`0 1` = drop the 2-grams,
+3-grams, ... seen once). Because a kept n-gram's history and suffix occur at
+least as often as the n-gram itself, they are kept too, so the result is a
+proper back-off model. The kept n-grams keep their interpolated probabilities
+(estimated from all counts: discounts, continuation counts and interpolation
+weights are those of the unpruned model), and the back-off weight of every
+history that lost an extension is recomputed so that its distribution sums to
+one again (as SRILM renormalizes a pruned model):
+b(h) = (1 - sum_{w kept} p(w | h)) / (1 - sum_{w kept} p(w | h[1:])).
+
 Units: "word" splits lines on whitespace; "char" makes every character a
 token and writes whitespace runs as the token `<space>`.
-Held in memory with Python dicts: meant for corpora of up to some millions of tokens.
+
+Scale: the text is read once as a stream (plain or gzip-compressed), and the
+counts are numpy arrays (`recog.decode.ngram_counts`), so memory grows with the
+number of distinct n-grams, not with the text; BENCHMARKS.md ("Language model
+scale") has the time and memory of a 10-million-token word 3-gram.
 """
 
 from __future__ import annotations
 
-import math
+import gzip
+import os
+import sys
 import warnings
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
 from recog.decode.lm import BOS, EOS, UNK
-from recog.text import read_text_lines
+from recog.decode.ngram_counts import NgramCounter, find_rows, group_starts, sort_rows, unique_rows
+from recog.text import iter_text_lines
 
 SPACE_TOKEN = "<space>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 # log10 probability written for <s>, which is never predicted (SRILM and KenLM write the same).
 BOS_LOG10 = -99.0
+# The first vocabulary ids.
+SPECIALS = (UNK, BOS, EOS)
+# n-gram lines formatted per write.
+_WRITE_ROWS = 1 << 16
+
+# One order of an estimated model: rows int32 [M, n] of word ids, log10 p [M], log10 back-off [M] (0.0: none).
+Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def tokenize(line: str, unit: str) -> list[str]:
@@ -58,7 +88,7 @@ def tokenize(line: str, unit: str) -> list[str]:
     raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
 
 
-def discounts(count_of_counts: Counter, order: int) -> tuple[float, float, float]:
+def discounts(count_of_counts: Mapping[int, int], order: int) -> tuple[float, float, float]:
     """Modified Kneser-Ney discounts (D1, D2, D3+) from counts-of-counts t1..t4 (Chen & Goodman eq. 26)."""
     t1, t2, t3, t4 = (count_of_counts.get(k, 0) for k in (1, 2, 3, 4))
     try:
@@ -76,131 +106,182 @@ def discounts(count_of_counts: Counter, order: int) -> tuple[float, float, float
     return ds
 
 
-def estimate(sentences: Iterable[list[str]], order: int) -> tuple[list[str], list[dict[tuple[int, ...], tuple[float, float]]]]:
-    """Modified Kneser-Ney estimate from tokenized sentences.
+def prune_thresholds(prune: Sequence[int] | None, order: int) -> list[int]:
+    """Per-order count thresholds from `--prune` values (module docstring): [0] * order when None.
 
-    Returns:
-        vocab: words by id (`<unk>`, `<s>`, `</s>`, then words in order of appearance).
-        ngrams: one dict per order n mapping word-id tuples to
-            (log10 p, log10 back-off weight), the back-off 0.0 where it is 1.
+    Raises:
+        ValueError: a negative value, a non-zero unigram threshold, a decrease, or more values than orders.
     """
-    if order < 1:
-        raise ValueError(f"order must be at least 1, got {order}")
-    vocab = [UNK, BOS, EOS]
-    ids = {w: i for i, w in enumerate(vocab)}
-    bos, eos, unk = ids[BOS], ids[EOS], ids[UNK]
-    raw: list[Counter] = [Counter() for _ in range(order)]
-    n_sentences = 0
-    for words in sentences:
-        seq = [bos]
-        for w in words:
-            if w not in ids:
-                ids[w] = len(vocab)
-                vocab.append(w)
-            seq.append(ids[w])
-        seq.append(eos)
-        n_sentences += 1
-        for i in range(1, len(seq)):  # predict seq[i]
-            for n in range(1, min(order, i + 1) + 1):
-                raw[n - 1][tuple(seq[i - n + 1 : i + 1])] += 1
-    if n_sentences == 0:
-        raise ValueError("no sentences to estimate an LM from")
-
-    # Adjusted counts: raw for the highest order and for n-grams starting with <s>,
-    # otherwise the number of distinct left extensions.
-    adjusted: list[dict[tuple[int, ...], int]] = [dict() for _ in range(order)]
-    adjusted[order - 1] = dict(raw[order - 1])
-    for n in range(order - 1, 0, -1):  # fill order n (index n-1) from order n+1
-        cont: Counter = Counter()
-        for gram in raw[n]:
-            cont[gram[1:]] += 1
-        adj = adjusted[n - 1]
-        for gram, c in raw[n - 1].items():
-            adj[gram] = c if gram[0] == bos else cont[gram]
-
-    d_by_order = [discounts(Counter(adjusted[n].values()), n + 1) for n in range(order)]
-
-    # Per-history totals: a(h.), and N1, N2, N3+ of the extensions.
-    probs: list[dict[tuple[int, ...], float]] = []
-    gammas: list[dict[tuple[int, ...], float]] = []
-    for n in range(order):
-        d1, d2, d3 = d_by_order[n]
-        total: dict[tuple[int, ...], float] = defaultdict(float)
-        mass: dict[tuple[int, ...], float] = defaultdict(float)
-        for gram, a in adjusted[n].items():
-            h = gram[:-1]
-            total[h] += a
-            mass[h] += d1 if a == 1 else d2 if a == 2 else d3
-        gamma = {h: mass[h] / total[h] for h in total}
-        p: dict[tuple[int, ...], float] = {}
-        for gram, a in adjusted[n].items():
-            h = gram[:-1]
-            d = d1 if a == 1 else d2 if a == 2 else d3
-            p[gram] = (a - d) / total[h]
-        probs.append(p)
-        gammas.append(gamma)
-
-    # Interpolate with lower orders; unigrams with the uniform distribution.
-    n_predictable = len(vocab) - 1  # all but <s>
-    uniform = 1.0 / n_predictable
-    g0 = gammas[0].get((), 1.0)
-    interp: list[dict[tuple[int, ...], float]] = [dict() for _ in range(order)]
-    for w in range(len(vocab)):
-        if w != bos:
-            interp[0][(w,)] = probs[0].get((w,), 0.0) + g0 * uniform
-    for n in range(1, order):
-        lower = interp[n - 1]
-        for gram, u in probs[n].items():
-            interp[n][gram] = u + gammas[n][gram[:-1]] * lower[gram[1:]]
-
-    ngrams: list[dict[tuple[int, ...], tuple[float, float]]] = []
-    for n in range(order):
-        table: dict[tuple[int, ...], tuple[float, float]] = {}
-        next_gammas = gammas[n + 1] if n + 1 < order else {}
-        if n == 0:
-            table[(bos,)] = (BOS_LOG10, _log10(next_gammas.get((bos,))))
-        for gram, p in interp[n].items():
-            table[gram] = (math.log10(p), _log10(next_gammas.get(gram)))
-        ngrams.append(table)
-    del unk
-    return vocab, ngrams
+    if not prune:
+        return [0] * order
+    values = [int(v) for v in prune]
+    if len(values) > order:
+        raise ValueError(f"--prune gives {len(values)} thresholds for a {order}-gram model (at most one per order)")
+    if any(v < 0 for v in values):
+        raise ValueError(f"--prune thresholds must be counts >= 0, got {values}")
+    if values[0] != 0:
+        raise ValueError(f"--prune: unigrams are never pruned (every word keeps a probability): the first "
+                         f"threshold must be 0, got {values[0]} (e.g. --prune 0 1 to drop n-grams seen once)")
+    if any(b < a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"--prune thresholds may not decrease with the order, got {values}")
+    return values + [values[-1]] * (order - len(values))
 
 
-def _log10(gamma: float | None) -> float:
-    return 0.0 if gamma is None else math.log10(gamma)
+def adjusted_counts(counts: list[tuple[np.ndarray, np.ndarray]], bos: int) -> list[np.ndarray]:
+    """Kneser-Ney adjusted counts per order: raw for the highest order and for n-grams starting
+    with `<s>`, else the number of distinct words seen to the left (continuation counts)."""
+    order = len(counts)
+    out = []
+    for n in range(1, order + 1):
+        rows, raw = counts[n - 1]
+        if n == order:
+            out.append(raw.copy())
+            continue
+        longer = counts[n][0]
+        suffixes, cont = unique_rows(np.ascontiguousarray(longer[:, 1:]), np.ones(longer.shape[0], np.int64))
+        at = find_rows(rows, suffixes)
+        assert (at >= 0).all(), "a suffix of a counted n-gram was not counted"
+        left = np.zeros(rows.shape[0], np.int64)
+        left[at] = cont
+        out.append(np.where(rows[:, 0] == bos, raw, left))
+    return out
 
 
-def write_arpa(vocab: list[str], ngrams: list[dict[tuple[int, ...], tuple[float, float]]], path: str | Path) -> None:
-    """Write (vocab, ngrams with log10 values) as an ARPA file, n-grams in sorted order."""
-    with open(path, "w", encoding="utf-8") as f:
+def estimate(vocab: list[str], counts: list[tuple[np.ndarray, np.ndarray]], bos: int,
+             prune: Sequence[int] | None = None) -> list[Table]:
+    """Modified Kneser-Ney estimate from n-gram counts (module docstring), pruned on request.
+
+    Args:
+        vocab: words by id (`<unk>`, `<s>`, `</s>`, then words in order of appearance).
+        counts: per order n = 1..N, (rows int32 [M, n] sorted and distinct, raw counts int64 [M]),
+            as `NgramCounter.finish` gives them.
+        bos: the id of `<s>`.
+        prune: `--prune` thresholds (see `prune_thresholds`); None keeps every n-gram.
+    Returns:
+        per order, (rows, log10 p, log10 back-off weight with 0.0 where it is 1): the ARPA tables.
+    """
+    order = len(counts)
+    thresholds = prune_thresholds(prune, order)
+    adjusted = adjusted_counts(counts, bos)
+    n_vocab = len(vocab)
+
+    # Per order: discounted probability u(hw) and, per history group, gamma(h).
+    u_by_order, gamma_by_order, group_of, starts_by_order = [], [], [], []
+    for n in range(1, order + 1):
+        rows, a = counts[n - 1][0], adjusted[n - 1]
+        assert (a >= 1).all(), "an n-gram with a zero adjusted count"
+        values, tallies = np.unique(np.minimum(a, 5), return_counts=True)
+        d1, d2, d3 = discounts(dict(zip(values.tolist(), tallies.tolist(), strict=True)), n)
+        d = np.where(a == 1, d1, np.where(a == 2, d2, d3))
+        starts = group_starts(rows, n - 1)
+        total = np.add.reduceat(a.astype(np.float64), starts)
+        mass = np.add.reduceat(d, starts)
+        group = np.repeat(np.arange(starts.shape[0]), np.diff(np.append(starts, rows.shape[0])))
+        u_by_order.append((a - d) / total[group])
+        gamma_by_order.append(mass / total)
+        group_of.append(group)
+        starts_by_order.append(starts)
+
+    # Interpolate with lower orders; unigrams with the uniform distribution over all words but <s>.
+    uniform = 1.0 / (n_vocab - 1)
+    p1 = np.zeros(n_vocab)
+    p1[counts[0][0][:, 0]] = u_by_order[0]
+    interp = [p1 + gamma_by_order[0][0] * uniform]  # order 1: indexed by word id
+    lower_of = [None]  # per order n >= 2: p(w | h[1:]) of each row
+    for n in range(2, order + 1):
+        rows = counts[n - 1][0]
+        if n == 2:
+            lower = interp[0][rows[:, 1]]
+        else:
+            at = find_rows(counts[n - 2][0], np.ascontiguousarray(rows[:, 1:]))
+            assert (at >= 0).all(), "a suffix of a counted n-gram was not counted"
+            lower = interp[n - 2][at]
+        lower_of.append(lower)
+        interp.append(u_by_order[n - 1] + gamma_by_order[n - 1][group_of[n - 1]] * lower)
+
+    # Which n-grams stay, and each history's back-off weight (gamma, or renormalized after pruning).
+    keep = [np.ones(n_vocab, bool)] + [counts[n - 1][1] > thresholds[n - 1] for n in range(2, order + 1)]
+    unigram_rows = np.arange(n_vocab, dtype=np.int32)[:, None]
+    backoff = [np.zeros(n_vocab)] + [np.zeros(counts[n - 1][0].shape[0]) for n in range(2, order)]
+    for n in range(2, order + 1):
+        rows, starts = counts[n - 1][0], starts_by_order[n - 1]
+        weight = gamma_by_order[n - 1].copy()
+        kept = keep[n - 1]
+        lost = np.add.reduceat((~kept).astype(np.int64), starts) > 0
+        if lost.any():
+            kept_p = np.add.reduceat(np.where(kept, interp[n - 1], 0.0), starts)
+            kept_lower = np.add.reduceat(np.where(kept, lower_of[n - 1], 0.0), starts)
+            renormed = np.maximum(1.0 - kept_p, 1e-300) / np.maximum(1.0 - kept_lower, 1e-300)
+            weight = np.where(lost, renormed, weight)
+        histories = np.ascontiguousarray(rows[starts, : n - 1])
+        at = find_rows(unigram_rows if n == 2 else counts[n - 2][0], histories)
+        assert (at >= 0).all(), "a history of a counted n-gram was not counted"
+        with np.errstate(divide="ignore"):
+            backoff[n - 2][at] = np.log10(weight)
+
+    tables: list[Table] = []
+    for n in range(1, order + 1):
+        if n == 1:
+            logp = np.log10(np.where(np.arange(n_vocab) == bos, 1.0, interp[0]))
+            logp[bos] = BOS_LOG10
+            rows = unigram_rows
+        else:
+            rows, logp = counts[n - 1][0], np.log10(interp[n - 1])
+        bo = backoff[n - 1] if n < order else np.zeros(rows.shape[0])
+        k = keep[n - 1]
+        tables.append((rows[k], logp[k], np.where(np.isfinite(bo[k]), bo[k], 0.0)))
+    return tables
+
+
+def write_arpa(vocab: list[str], tables: list[Table], path: str | Path, progress: bool = False) -> None:
+    """Write an estimated model as ARPA, n-grams sorted by their words; gzip-compressed when
+    `path` ends in `.gz`. Written to a temporary file first, then renamed: a killed run leaves no
+    partial ARPA file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    rank = np.empty(len(vocab), np.int32)
+    rank[sorted(range(len(vocab)), key=vocab.__getitem__)] = np.arange(len(vocab), dtype=np.int32)
+    total = sum(t[0].shape[0] for t in tables)
+    opener = (lambda p: gzip.open(p, "wt", encoding="utf-8", compresslevel=6)) if path.name.endswith(".gz") \
+        else (lambda p: open(p, "w", encoding="utf-8"))
+    last = len(tables) - 1
+    with opener(tmp) as f, tqdm(total=total, unit="ngram", desc="write", file=sys.stderr, disable=not progress,
+                                mininterval=1, unit_scale=True) as bar:
         f.write("\\data\\\n")
-        for n, table in enumerate(ngrams):
-            f.write(f"ngram {n + 1}={len(table)}\n")
-        last = len(ngrams) - 1
-        for n, table in enumerate(ngrams):
+        for n, (rows, _, _) in enumerate(tables):
+            f.write(f"ngram {n + 1}={rows.shape[0]}\n")
+        for n, (rows, logp, bo) in enumerate(tables):
             f.write(f"\n\\{n + 1}-grams:\n")
-            for gram in sorted(table, key=lambda g: [vocab[i] for i in g]):
-                lp, bo = table[gram]
-                words = " ".join(vocab[i] for i in gram)
-                if n < last and bo != 0.0:
-                    f.write(f"{lp:.7g}\t{words}\t{bo:.7g}\n")
+            perm = sort_rows(rank[rows])
+            for lo in range(0, perm.shape[0], _WRITE_ROWS):
+                sel = perm[lo : lo + _WRITE_ROWS]
+                cols = [[vocab[i] for i in rows[sel, k].tolist()] for k in range(n + 1)]
+                words = cols[0] if n == 0 else [" ".join(w) for w in zip(*cols, strict=True)]
+                lps, bos = logp[sel].tolist(), bo[sel].tolist()
+                if n < last:
+                    lines = [f"{p:.7g}\t{w}\t{b:.7g}\n" if b != 0.0 else f"{p:.7g}\t{w}\n"
+                             for p, w, b in zip(lps, words, bos, strict=True)]
                 else:
-                    f.write(f"{lp:.7g}\t{words}\n")
+                    lines = [f"{p:.7g}\t{w}\n" for p, w in zip(lps, words, strict=True)]
+                f.write("".join(lines))
+                bar.update(sel.shape[0])
         f.write("\n\\end\\\n")
+    os.replace(tmp, path)
 
 
-def read_sentences(path: str | Path, unit: str) -> Iterator[list[str]]:
-    """Tokenized non-empty lines of a UTF-8 text file, or the "text" of each row of a
-    JSONL manifest (a path ending in .jsonl), so a recipe's training transcripts need
-    no export step."""
-    for line in read_lines(path):
+def read_sentences(path: str | Path, unit: str, progress=None) -> Iterator[list[str]]:
+    """Tokenized non-empty lines of a UTF-8 text file (plain or .gz), or the "text" of each row of a
+    JSONL manifest (a path ending in .jsonl), so a recipe's training transcripts need no export step.
+    `progress(bytes)` as `recog.text.iter_text_lines`."""
+    for line in read_lines(path, progress):
         tokens = tokenize(line, unit)
         if tokens:
             yield tokens
 
 
-def read_lines(path: str | Path) -> Iterator[str]:
-    """Lines of a text file, or the "text" values of a JSONL manifest (error: file and line)."""
+def read_lines(path: str | Path, progress=None) -> Iterator[str]:
+    """Lines of a text file (streamed, plain or gzip), or the "text" values of a JSONL manifest
+    (error: file and line)."""
     if str(path).endswith(".jsonl"):
         from recog.data.jsonl import iter_json_objects
 
@@ -209,27 +290,44 @@ def read_lines(path: str | Path) -> Iterator[str]:
                 raise ValueError(f"{path}:{lineno}: a manifest row without a \"text\" string")
             yield row["text"]
         return
-    yield from read_text_lines(path)
+    yield from iter_text_lines(path, progress=progress)
 
 
-def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str = "word") -> dict[str, int]:
+def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str = "word",
+             prune: Sequence[int] | None = None, progress: bool = False) -> dict[str, int]:
     """Estimate a modified Kneser-Ney LM from a text file (one sentence per line) and write ARPA.
 
+    Args:
+        text_path: UTF-8 text (`.txt`, `.txt.gz`: read as a stream) or a JSONL manifest.
+        arpa_path: output; `.gz` at the end writes gzip-compressed ARPA.
+        order: N.
+        unit: "word" or "char".
+        prune: count thresholds per order (module docstring), e.g. (0, 1, 1); None: no pruning.
+        progress: show progress bars on stderr (bytes read, n-grams written).
     Returns:
         counts: {"sentences": ..., "vocab": ..., "1-grams": ..., ...} for reporting.
     """
     if unit not in ("word", "char"):
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
-    sentences = list(read_sentences(text_path, unit))
-    for k, tokens in enumerate(sentences, 1):
-        marks = {"<s>", "</s>"} & set(tokens) if unit == "word" else set()
-        if marks:
-            raise ValueError(f"{text_path}: sentence {k} holds {' and '.join(sorted(marks))}; the builder adds the "
-                             "sentence marks itself: remove them from the text")
-    if not sentences:
+    thresholds = prune_thresholds(prune, order) if order >= 1 else None
+    counter = NgramCounter(order, SPECIALS, SPECIALS.index(BOS), SPECIALS.index(EOS))
+    try:
+        size = None if str(text_path).endswith(".jsonl") else os.path.getsize(text_path)
+    except OSError:
+        size = None  # the reader names the problem
+    with tqdm(total=size, unit="B", unit_scale=True, desc="count", file=sys.stderr, disable=not progress,
+              mininterval=1) as bar:
+        for tokens in read_sentences(text_path, unit, bar.update if size else None):
+            counter.add(tokens)
+        counts = counter.finish()
+    if counter.marks_in_text and unit == "word":
+        raise ValueError(f"{text_path}: the text holds <s> or </s> as a word; the builder adds the "
+                         "sentence marks itself: remove them from the text")
+    if counter.sentences == 0:
         raise ValueError(f"{text_path}: no text to build an LM from")
-    vocab, ngrams = estimate(sentences, order)
-    write_arpa(vocab, ngrams, arpa_path)
-    info = {"sentences": len(sentences), "vocab": len(vocab)}
-    info.update({f"{n + 1}-grams": len(t) for n, t in enumerate(ngrams)})
+    vocab = counter.vocab
+    tables = estimate(vocab, counts, SPECIALS.index(BOS), thresholds)
+    write_arpa(vocab, tables, arpa_path, progress)
+    info = {"sentences": counter.sentences, "vocab": len(vocab)}
+    info.update({f"{n + 1}-grams": int(t[0].shape[0]) for n, t in enumerate(tables)})
     return info
