@@ -39,11 +39,15 @@ lock:
 	$(LOCK_VENV)/bin/pip freeze --exclude recog > requirements/dev.txt
 	rm -rf $(LOCK_VENV)
 
-# Debian tools the digits recipe drives (speech synthesis for extra training voices).
+# Debian tools the digits recipe drives (speech synthesis for extra training voices), and the
+# browser that tests/test_serve_browser.py drives through playwright (never a downloaded build).
 sysdeps:
 	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
 	  { apt-get update -qq && apt-get install -y -qq espeak-ng flite sox >/dev/null; } || \
 	  echo "warning: could not install espeak-ng/flite (synthetic voices unavailable)"
+	@test -x /usr/bin/chromium || \
+	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: could not install chromium (the demo page's browser test will be skipped)"
 
 # The peers (kenlm, pyctcdecode, ...) are installed too, so the cross-checks against them run
 # (kenlm compiles with g++; where that fails, those few tests report themselves skipped).
@@ -59,7 +63,8 @@ lint: setup
 demo: runtime-setup
 	$(RECOG) transcribe --model models/digits-en/model.onnx models/digits-en/samples --text-only --quiet-progress
 
-# The HTTP service on the shipped models (docs/deployment.md, "Service"): http://127.0.0.1:8000.
+# The HTTP service on the shipped models (docs/deployment.md, "Service"): http://127.0.0.1:8000,
+# with the demo page at http://127.0.0.1:8000/ (write or speak in the browser).
 # The runtime and the `serve` extra only (no torch).
 .PHONY: serve
 serve: runtime-setup

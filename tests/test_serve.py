@@ -9,7 +9,6 @@ import io
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from recog.serve import ServeConfig, ServeLimits, create_app  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 from .ink_support import synth_ink  # noqa: E402
+from .serve_support import serve_process  # noqa: E402
 
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))
 LM = ROOT / "models" / "iam-ondb-en" / "char6.arpa"
@@ -342,6 +342,39 @@ def test_unknown_paths_and_methods_answer_json(client):
     assert r.status_code == 405 and r.json()["error"] == "GET is not allowed on /v1/transcribe"
 
 
+
+def test_demo_page_and_its_files_need_no_key(guarded):
+    """/ and every file it loads (scripts, their imports, the worklet) are served without the key,
+    with their types and a same-origin CSP; the list of served files is exactly what the page uses."""
+    from recog.serve.demo import ASSETS
+
+    page = guarded.get("/")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert "s3cret-key" not in page.text
+    used, todo = {"index.html"}, re.findall(r'(?:src|href)="/static/([^"]+)"', page.text)
+    while todo:
+        name = todo.pop()
+        if name in used:
+            continue
+        used.add(name)
+        r = guarded.get(f"/static/{name}")
+        assert r.status_code == 200, (name, r.text)
+        assert r.headers["content-type"].split(";")[0] == ("text/css" if name.endswith(".css") else "text/javascript")
+        todo += re.findall(r'from "\./([\w.-]+)"', r.text) + re.findall(r'"/static/([\w.-]+)"', r.text)
+    assert used == set(ASSETS)
+    r = guarded.get("/static/../app.py")
+    assert r.status_code == 404
+    r = guarded.get("/static/nothing.js")
+    assert r.status_code == 404 and r.json()["error"].startswith("no file /static/nothing.js")
+
+
+def test_no_demo_page_when_turned_off():
+    client = TestClient(create_app(ServeConfig(models=["digits-en"], demo=False)))
+    r = client.get("/")
+    assert r.status_code == 404 and r.json()["error"].startswith("no endpoint /")
+    assert client.get("/static/demo.js").status_code == 404
+
 def test_body_size_audio_length_and_batch_size_limits(guarded):
     key = {"X-API-Key": "s3cret-key"}
     big = b"\x00" * 300_000
@@ -472,33 +505,13 @@ def test_a_request_past_the_time_limit_is_504(blocked):
 
 
 # ---- the real process -----------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_recog_serve_process_answers_and_exits_0_on_sigterm(tmp_path):
     import httpx
 
-    port = _free_port()
     key = tmp_path / "key"
     key.write_text("k3y\n")
-    proc = subprocess.Popen([sys.executable, "-m", "recog", "serve", "--model", "digits-en", "--port", str(port),
-                             "--api-key-file", str(key), "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.time() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+    args = ["--model", "digits-en", "--api-key-file", str(key), "--log-level", "warning"]
+    with serve_process(args) as (proc, base):
         headers = {"Content-Type": "audio/wav", "Authorization": "Bearer k3y"}
         r = httpx.post(f"{base}/v1/transcribe", content=WAV, timeout=30, headers=headers)
         assert r.status_code == 200 and r.json()["text"] == expected(SAMPLES[0])
@@ -512,10 +525,6 @@ def test_recog_serve_process_answers_and_exits_0_on_sigterm(tmp_path):
         assert r.status_code == 200, r.text
         assert r.json()["duration"] > 200
         assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_refuses_bad_start_options(tmp_path, capsys):

@@ -14,6 +14,7 @@ endpoints:
   POST /v1/transcribe/batch   multipart with several 'file' fields, or {"inputs": [{"strokes": ...}, ...]}
   query options               model, decoder=greedy|beam, beam_width, lm (a --lm NAME), alpha, beta, nbest
   GET  /v1/models, /healthz, /readyz (models warmed), /metrics (Prometheus)
+  GET  /                      a demo page: write or speak in the browser (--no-demo: none)
 
 examples:
   recog serve --model digits-en --model iam-ondb-en
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-audio-s", type=float, default=300.0, help="longest audio input in seconds (then 422)")
     p.add_argument("--max-inputs", type=int, default=64, help="most inputs in one /v1/transcribe/batch call")
     p.add_argument("--timeout-s", type=float, default=30.0, help="longest time for a request (then 504)")
+    p.add_argument("--no-demo", action="store_true", help="serve no demo page at / (the API only)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")
     p.set_defaults(func=run)
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     config = ServeConfig(models=args.model, lms=args.lm or [], threads=args.threads, max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, api_key=_api_key(args.api_key_file),
                          cors_origins=args.cors_origin or [],
-                         limits=limits)
+                         limits=limits, demo=not args.no_demo)
     try:
         app = create_app(config)
     except (ModelFormatError, OSError, ValueError) as err:

@@ -6,6 +6,7 @@
     GET  /healthz                 the process answers
     GET  /readyz                  models loaded and warmed (decoders compiled): 200, else 503
     GET  /metrics                 Prometheus text
+    GET  /                        the demo page (`recog.serve.demo`; off with ServeConfig(demo=False))
 
     from recog.serve import ServeConfig, create_app
     app = create_app(ServeConfig(models=["digits-en"]))       # uvicorn.run(app) or TestClient(app)
@@ -27,6 +28,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from recog import __version__
+from recog.serve.demo import add_demo_page
 from recog.serve.errors import ServeError, Timeout, install_handlers
 from recog.serve.inputs import batch_inputs, single_input
 from recog.serve.metrics import ServeMetrics
@@ -104,6 +106,8 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"], max_age=600)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    if config is None or config.demo:
+        add_demo_page(app)
     keyed = [Depends(service.check_key)]
 
     @app.get("/healthz")

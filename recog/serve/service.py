@@ -64,6 +64,7 @@ class ServeConfig:
         api_key: the key requests must carry (None: no key).
         cors_origins: origins allowed by CORS (empty: CORS off).
         limits: the request limits.
+        demo: serve the demo page at `/` (`recog.serve.demo`).
     """
 
     models: list[str]
@@ -75,6 +76,7 @@ class ServeConfig:
     api_key: str | None = None
     cors_origins: list[str] = field(default_factory=list)
     limits: ServeLimits = field(default_factory=ServeLimits)
+    demo: bool = True
 
 
 @dataclass
