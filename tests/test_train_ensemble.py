@@ -11,7 +11,7 @@ from recog.runtime import read_model_info
 from .conftest import tone_config_toml
 
 
-def write_recipe(tmp_path, manifest, epochs=3):
+def write_recipe(tmp_path, manifest, epochs=1):
     path = tmp_path / "ens.toml"
     path.write_text(tone_config_toml(manifest, tmp_path / "ens", epochs, extra="threads = 1\n").replace(
         "threads = 2\n", ""))
@@ -43,7 +43,7 @@ def test_members_train_side_by_side_with_their_seeds_and_export_as_one(tmp_path,
 
 
 def test_a_failing_member_is_reported_with_its_log_and_the_rest_still_train(tmp_path, tone_corpus, capsys):
-    recipe = write_recipe(tmp_path, tone_corpus, epochs=1)
+    recipe = write_recipe(tmp_path, tone_corpus)
     (tmp_path / "ens").mkdir()
     (tmp_path / "ens" / "seed4").write_text("a file where the run folder of seed 4 belongs")
     code = main(["train", str(recipe), "--set", "seed=3", "--set", "train.ensemble=2"])

@@ -4,10 +4,18 @@ Runs on the recognizer's one batching path (`Recognizer.iter_transcribe`), so
 evaluation reads inputs, batches, chunks long recordings and reports bad rows
 exactly as `recog transcribe` does: an unreadable row is reported and left out,
 and the summary is still computed.
+
+With `output`, each utterance's scores go to a JSONL file as soon as they are
+known (one line each, flushed), so a run that is stopped keeps what it scored:
+`{"path", "reference", "hypothesis", "words", "substitutions", "insertions",
+"deletions", "errors", "chars", "char_errors"}` (word counts; `errors` is the word
+edit distance; `id` too when the manifest row has one), or `{"path", "error"}` for
+an input that could not be read.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from recog.data.manifest import read_manifest
-from recog.metrics import ErrorCounts
+from recog.metrics import ErrorCounts, UtteranceErrors
 from recog.runtime.recognizer import Recognizer
 from recog.text import Alphabet
 
@@ -28,6 +36,7 @@ class EvaluationResult:
 
     Attributes:
         wer, cer: percent.
+        substitutions, insertions, deletions: the word edits of all scored utterances.
         utterances: utterances scored.
         failed: (path, reason) of inputs that could not be used (not scored).
         seconds: wall time of the evaluation.
@@ -46,11 +55,27 @@ class EvaluationResult:
     audio_seconds: float = 0.0
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     log_probs: list[np.ndarray] = field(default_factory=list)
+    substitutions: int = 0
+    insertions: int = 0
+    deletions: int = 0
 
 
-def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16, progress: bool = True) -> EvaluationResult:
+def utterance_row(path: str, reference: str, hypothesis: str, errors: UtteranceErrors,
+                  utt_id: object = None) -> dict:
+    """One line of `--output`: the texts and the utterance's error counts (module docstring)."""
+    row: dict = {} if utt_id is None else {"id": utt_id}
+    row.update({"path": path, "reference": reference, "hypothesis": hypothesis, "words": errors.words,
+                "substitutions": errors.word_edits.substitutions, "insertions": errors.word_edits.insertions,
+                "deletions": errors.word_edits.deletions, "errors": errors.word_edits.errors,
+                "chars": errors.chars, "char_errors": errors.char_errors})
+    return row
+
+
+def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16, progress: bool = True,
+             output: str | Path | None = None) -> EvaluationResult:
     """Decode every row of `manifest` and score it against its reference.
 
+    `output`: a JSONL file that gets one row per utterance as it is scored (module docstring).
     Raises ValueError naming the manifest when its rows are of another modality than the model.
     """
     start = time.time()
@@ -65,6 +90,12 @@ def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16,
     normalize = recognizer.info.normalizer
     counts = ErrorCounts()
     result = EvaluationResult(0.0, 0.0, 0)
+    sink = open(output, "w", encoding="utf-8") if output is not None else None  # noqa: SIM115 (closed below)
+
+    def write(row: dict) -> None:
+        if sink is not None:
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sink.flush()  # a stopped run keeps every scored row
     bar = tqdm(total=len(utterances), desc="evaluate", unit="utt", file=sys.stderr, disable=not progress,
                mininterval=1)
     for utt, t in zip(utterances, recognizer.iter_transcribe([str(u.path) for u in utterances], batch_size),
@@ -73,15 +104,19 @@ def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16,
         if t.error is not None:
             result.failed.append((t.path, t.error))
             print(f"warning: not scored: {t.error}", file=sys.stderr)
+            write({"path": t.path, "error": t.error})
             continue
         ref = normalize(utt.text)
-        counts.add(ref, t.text)
+        write(utterance_row(t.path, ref, t.text, counts.add(ref, t.text), utt.extra.get("id")))
         result.rows.append((t.path, ref, t.text))
         result.audio_seconds += t.duration
         if t.log_probs is not None:
             result.log_probs.append(t.log_probs)
     bar.close()
+    if sink is not None:
+        sink.close()
     result.wer, result.cer, result.utterances = counts.wer, counts.cer, counts.utterances
+    result.substitutions, result.insertions, result.deletions = counts.substitutions, counts.insertions, counts.deletions
     result.seconds = time.time() - start
     return result
 
