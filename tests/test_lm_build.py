@@ -133,5 +133,5 @@ def test_cli_prunes_and_refuses_bad_thresholds(tmp_path, capsys):
 def test_sentence_marks_in_the_text_are_refused(tmp_path):
     text = tmp_path / "marks.txt"
     text.write_text("one two\n<s> three </s>\n")
-    with pytest.raises(ValueError, match=r"marks\.txt: the text holds <s> or </s>"):
+    with pytest.raises(ValueError, match=r"marks\.txt: sentence 2 holds </s> and <s>; the builder adds"):
         quiet_build(text, tmp_path / "x.arpa")

@@ -317,12 +317,13 @@ def build_lm(text_path: str | Path, arpa_path: str | Path, order: int, unit: str
         size = None  # the reader names the problem
     with tqdm(total=size, unit="B", unit_scale=True, desc="count", file=sys.stderr, disable=not progress,
               mininterval=1) as bar:
-        for tokens in read_sentences(text_path, unit, bar.update if size else None):
+        for k, tokens in enumerate(read_sentences(text_path, unit, bar.update if size else None), 1):
+            if unit == "word" and (BOS in tokens or EOS in tokens):
+                marks = " and ".join(sorted({BOS, EOS} & set(tokens)))
+                raise ValueError(f"{text_path}: sentence {k} holds {marks}; the builder adds the sentence "
+                                 "marks itself: remove them from the text")
             counter.add(tokens)
         counts = counter.finish()
-    if counter.marks_in_text and unit == "word":
-        raise ValueError(f"{text_path}: the text holds <s> or </s> as a word; the builder adds the "
-                         "sentence marks itself: remove them from the text")
     if counter.sentences == 0:
         raise ValueError(f"{text_path}: no text to build an LM from")
     vocab = counter.vocab

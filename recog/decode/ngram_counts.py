@@ -144,7 +144,6 @@ class NgramCounter:
         self.ids = _Ids(specials)
         self.bos, self.eos = bos, eos
         self.sentences = 0
-        self.marks_in_text = False  # a sentence held <s> or </s> as a word
         self._buf: list[int] = []
         self._lengths: list[int] = []
         self._orders = [_OrderCounts(n) for n in range(1, order + 1)]
@@ -172,9 +171,6 @@ class NgramCounter:
         self._buf, self._lengths = [], []
         starts = np.cumsum(lengths) - lengths
         pos = np.arange(seq.shape[0], dtype=np.int64) - np.repeat(starts, lengths)
-        inner = (pos > 0) & (pos < np.repeat(lengths, lengths) - 1)
-        if np.any((seq[inner] == self.bos) | (seq[inner] == self.eos)):
-            self.marks_in_text = True
         for oc in self._orders:
             n = oc.n
             at = np.flatnonzero(pos >= max(1, n - 1))
