@@ -30,24 +30,33 @@ class DataConfig:
     """Where the utterances come from.
 
     Attributes:
-        train: training manifests (JSONL), relative to the config file's folder.
+        train: training manifests (JSONL), relative to the config file's folder, or shard
+            indexes (`index.json` written by `recog shard`, or its folder), not both.
         dev: development manifests; each gets its own WER/CER every epoch, and the
             best checkpoint is chosen on the first one.
         modality: "audio" (features from `[features]`, augmentation from `[augment]`) or
             "ink" (online handwriting: `[ink_features]`, `[ink_augment]`).
-        no_speech: training manifests of inputs that hold no words (silence, noise, hum), each
-            row with an empty transcript: the model learns to answer them with blanks. Rows with
-            an empty transcript anywhere else are data errors and are skipped.
+        no_speech: training manifests (or shard indexes) of inputs that hold no words (silence,
+            noise, hum), each row with an empty transcript: the model learns to answer them with
+            blanks. Rows with an empty transcript anywhere else are data errors and are skipped.
+        preload: decode every utterance before training and keep it in memory (audio waveforms,
+            ink features). Off: utterances are read on access (by the data-loader workers), so
+            memory does not grow with the corpus.
+        shuffle_buffer: utterances a shard stream buckets and shuffles together (shards only).
     """
 
     train: list[str] = field(default_factory=list)
     dev: list[str] = field(default_factory=list)
     modality: str = "audio"
     no_speech: list[str] = field(default_factory=list)
+    preload: bool = False
+    shuffle_buffer: int = 2000
 
     def __post_init__(self) -> None:
         if self.modality not in ("audio", "ink"):
             raise ValueError(f"data.modality must be 'audio' or 'ink', got {self.modality!r}")
+        if self.shuffle_buffer < 1:
+            raise ValueError(f"data.shuffle_buffer must be >= 1, got {self.shuffle_buffer}")
 
 
 @dataclass

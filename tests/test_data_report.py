@@ -61,8 +61,20 @@ def test_ctc_needs_a_blank_between_repeated_tokens():
     assert ctc_min_frames([1, 1, 2, 2, 2]) == 8
 
 
-def test_each_bad_utterance_is_reported_once_and_skipped(tmp_path, broken_corpus, capsys):
-    trainer = Trainer(load_config(_config(tmp_path, broken_corpus, "max_skip_fraction = 0.5")))
+@pytest.mark.parametrize("preload", [False, True])
+def test_each_bad_utterance_is_reported_once_and_skipped(tmp_path, broken_corpus, capsys, preload):
+    # Read on access (the default), silence is found when the file is first decoded, in the
+    # first epoch; preloaded, every file is decoded before training. Both report each file once.
+    overrides = [f"data.preload={str(preload).lower()}", "train.num_workers=0"]
+    trainer = Trainer(load_config(_config(tmp_path, broken_corpus, "max_skip_fraction = 0.5"), overrides))
+    report = json.loads((tmp_path / "exp" / "data_report.json").read_text())
+    found_later = set() if preload else {"silent"}
+    for split in ("train", "dev/mixed"):
+        assert report["splits"][split]["skipped"] == 7 - len(found_later)
+        assert set(report["splits"][split]["reasons"]) == set(BROKEN) - found_later
+    assert len(trainer.train_indices) == len(TEXTS) + 1 + len(found_later)
+    record = trainer.run()
+    assert record["epoch"] == 1 and record["skipped_steps"] == 0
     err = capsys.readouterr().err
     report = json.loads((tmp_path / "exp" / "data_report.json").read_text())
     for split in ("train", "dev/mixed"):  # the same manifest is the dev set
@@ -75,16 +87,14 @@ def test_each_bad_utterance_is_reported_once_and_skipped(tmp_path, broken_corpus
         for name in files:
             assert err.count(f"bad/{name}:") == 2, name  # once per split (train and dev), nowhere else
     assert "'x' (U+0078)" in err and "8 needed by CTC" in err
-    assert len(trainer.train_indices) == len(TEXTS) + 1
-    record = trainer.run()
-    assert record["epoch"] == 1 and record["skipped_steps"] == 0
 
 
 def test_too_much_bad_data_fails_with_a_clear_message(tmp_path, broken_corpus, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", str(_config(tmp_path, broken_corpus))])  # default max_skip_fraction 0.05
     message = str(stop.value)
-    assert message.startswith("error: 7 of 16 training utterances (43.8%) are unusable")
+    # 6: the silent file is found only when it is read (data.preload finds it before training)
+    assert message.startswith("error: 6 of 16 training utterances (37.5%) are unusable")
     assert "train.max_skip_fraction = 0.05" in message and str(tmp_path / "exp" / "data_report.json") in message
 
 

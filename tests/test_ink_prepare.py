@@ -13,6 +13,7 @@ from recog.data.ink_dataset import InkDataset
 from recog.data.manifest import read_manifest
 from recog.features.ink import InkAugmentConfig, InkFeatureConfig, ink_features, load_ink
 from recog.features.ink.iam_ondb import IamOnDb
+from recog.features.ink.pack import load_pack
 from recog.text import Alphabet, TextNormalizer
 
 from . import ink_support
@@ -66,7 +67,7 @@ def test_prepare_reports_inconsistent_data(tmp_path):
         main(["prepare", "iam-ondb", "--data", str(data), "--out", str(tmp_path / "o")])
 
 
-def test_ink_dataset_caches_features_and_augments(tmp_path):
+def test_ink_dataset_reads_packs_on_access_caches_when_preloaded_and_augments(tmp_path):
     from recog.cli import main
 
     data = _fake_iam(tmp_path / "iam")
@@ -78,7 +79,11 @@ def test_ink_dataset_caches_features_and_augments(tmp_path):
     assert len(plain) == 2 and plain.lengths() == [len(ink_features(load_ink(u.path), config)) for u in utts]
     feats, targets = plain[0]
     assert feats.shape == (plain.lengths()[0], config.dim) and alphabet.decode(targets.tolist()) == LINES[0][1]
-    assert plain[0][0] is feats  # cached, not recomputed
+    assert plain[0][0] is not feats and torch.equal(plain[0][0], feats)  # read again, the same
+    pack = load_pack(utts[0].path.parent / "train.npz")
+    assert isinstance(pack.points, np.memmap)  # memory-mapped, not read into memory
+    cached = InkDataset(utts, config, alphabet, TextNormalizer(), preload=True)
+    assert cached[0][0] is cached[0][0] and torch.equal(cached[0][0], feats)
     augmented = InkDataset(utts, config, alphabet, TextNormalizer(), InkAugmentConfig(prob=1.0), seed=3)
     a, b = augmented[0][0], augmented[0][0]
     assert not torch.equal(a, b) and a.shape[1] == config.dim

@@ -16,9 +16,11 @@ if TYPE_CHECKING:  # the recipe type only: data sits below model in the layers
 
 def build_dataset(config: RecipeConfig, utterances: Sequence[Utterance], alphabet: Alphabet,
                   train: bool = False) -> AudioDataset | InkDataset:
-    """Dataset for `config.data.modality`; `train` switches augmentation on (seeded by config.seed)."""
-    norm = config.text.normalizer
+    """Dataset for `config.data.modality`; `train` switches augmentation on (seeded by config.seed);
+    `config.data.preload` keeps the decoded data in memory."""
+    norm, preload = config.text.normalizer, config.data.preload
     if config.data.modality == "ink":
         return InkDataset(utterances, config.ink_features, alphabet, norm,
-                          config.ink_augment if train else None, config.seed)
-    return AudioDataset(utterances, config.features, alphabet, norm, config.augment if train else None, config.seed)
+                          config.ink_augment if train else None, config.seed, preload)
+    return AudioDataset(utterances, config.features, alphabet, norm, config.augment if train else None,
+                        config.seed, preload)

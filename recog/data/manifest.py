@@ -2,16 +2,24 @@
 
 One utterance per line: `{"audio_filepath": ..., "duration": ..., "text": ...}`
 or `{"ink_filepath": ..., "text": ...}`; paths relative to the manifest's folder.
+
+A row with an `offset` (seconds) is a segment of its recording, as in NeMo: the
+`duration` seconds from `offset` on (to the end of the file when `duration` is
+absent or 0). Only the segment is read (`recog.features.io.load_audio(start=, end=)`);
+elsewhere it is named by its address, `a.wav#t=OFFSET,END` (`Utterance.address`).
+A row without `offset` is the whole file, and its `duration` serves to plan batches.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recog.data.jsonl import iter_json_objects
+from recog.features.io import segment_address
 
 
 class ManifestError(ValueError):
@@ -26,8 +34,10 @@ class Utterance:
         path: absolute path of the audio or ink file.
         text: reference transcript ("" when unknown).
         modality: "audio" or "ink".
-        duration: seconds (audio; 0.0 when not given).
+        duration: seconds (audio; 0.0 when not given). For a segment: its length
+            (0.0: to the end of the file).
         extra: every other key of the row (speaker, ...), kept as is.
+        offset: start of the segment in seconds; None for a whole file.
     """
 
     path: Path
@@ -35,6 +45,21 @@ class Utterance:
     modality: str = "audio"
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    offset: float | None = None
+
+    @property
+    def end(self) -> float | None:
+        """End of the segment in seconds (None: the end of the file)."""
+        if self.offset is None or self.duration <= 0:
+            return None
+        return self.offset + self.duration
+
+    @property
+    def address(self) -> str:
+        """The path, or for a segment `path#t=OFFSET,END` (what the runtime's readers accept)."""
+        if self.offset is None:
+            return str(self.path)
+        return segment_address(self.path, self.offset, self.end)
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
@@ -59,11 +84,25 @@ def _to_utterance(row: dict[str, Any], base: Path, where: str) -> Utterance:
     text = row.pop("text", "")
     if not isinstance(text, str):
         raise ManifestError(f"{where}: 'text' must be a string")
+    duration = _seconds(row.pop("duration", 0.0), "duration", where)
+    offset = None
+    if "offset" in row:
+        if modality != "audio":
+            raise ManifestError(f"{where}: 'offset' applies to audio rows only")
+        offset = _seconds(row.pop("offset"), "offset", where)
+    return Utterance(path=(base / rel).resolve(), text=text, modality=modality, duration=duration, extra=row,
+                     offset=offset)
+
+
+def _seconds(value: Any, key: str, where: str) -> float:
+    """A manifest's `duration` / `offset`: a finite number >= 0 (null = 0)."""
     try:
-        duration = float(row.pop("duration", 0.0) or 0.0)
+        seconds = float(value or 0.0)
     except (TypeError, ValueError):
-        raise ManifestError(f"{where}: 'duration' must be a number") from None
-    return Utterance(path=(base / rel).resolve(), text=text, modality=modality, duration=duration, extra=row)
+        raise ManifestError(f"{where}: '{key}' must be a number") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ManifestError(f"{where}: '{key}' must be a finite number >= 0, got {value!r}")
+    return seconds
 
 
 def write_manifest(path: str | Path, rows: list[dict[str, Any]]) -> None:

@@ -48,7 +48,7 @@ def expand_inputs(inputs: Iterable[str], extensions: Iterable[str] = AUDIO_EXTEN
         if item == "-":
             paths.extend(line.strip() for line in sys.stdin if line.strip())
         elif item.endswith(".jsonl") and Path(item).is_file():
-            paths.extend(str(u.path) for u in read_manifest(item))
+            paths.extend(u.address for u in read_manifest(item))  # a segment row: path#t=START,END
         elif item.endswith(LIST_EXTENSIONS) and Path(item).is_file():
             paths.extend(line.strip() for line in read_text_lines(item) if line.strip())
         elif Path(item).is_dir():

@@ -98,7 +98,7 @@ def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16,
             sink.flush()  # a stopped run keeps every scored row
     bar = tqdm(total=len(utterances), desc="evaluate", unit="utt", file=sys.stderr, disable=not progress,
                mininterval=1)
-    for utt, t in zip(utterances, recognizer.iter_transcribe([str(u.path) for u in utterances], batch_size),
+    for utt, t in zip(utterances, recognizer.iter_transcribe([u.address for u in utterances], batch_size),
                       strict=True):
         bar.update(1)
         if t.error is not None:

@@ -32,7 +32,7 @@ import numpy as np
 from recog.decode.config import Decoder, DecoderConfig
 from recog.decode.result import Alternative, DecodeResult, Word, words_from_frames
 from recog.features.ink.strokes import Ink
-from recog.features.io import AudioReadError
+from recog.features.io import AudioReadError, split_segment_address
 from recog.runtime.backends import AcousticModel, load_acoustic_model
 from recog.runtime.chunking import StreamingDecoder, plan_windows
 from recog.runtime.modality import AUDIO, INPUT_ERRORS
@@ -250,14 +250,20 @@ class Recognizer:
         yield from ((i, lp) for (i, _), lp in zip(short, outs, strict=True))
 
     def _is_long(self, path: str) -> bool:
+        """Audio (or an audio segment, `a.wav#t=START,END`) longer than `chunk_seconds`, from its header."""
         import soundfile as sf
 
-        if not Path(path).is_file():
+        segment = split_segment_address(path)
+        file = segment[0] if segment else path
+        if not Path(file).is_file():
             return False  # missing, a directory or a FIFO (opening one would block): the reader says which
         try:
-            info = sf.info(path)
+            info = sf.info(file)
         except Exception:
             return False  # the reader reports the problem with a uniform message
+        if segment:
+            start, end = segment[1], segment[2]
+            return min(info.frames / info.samplerate, end if end is not None else math.inf) - start > self.chunk_seconds
         return info.frames > self.chunk_seconds * info.samplerate
 
     def _long_file(self, path: str) -> Transcript:

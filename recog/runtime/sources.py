@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from recog.features.io import AudioReadError, check_regular_file, resample
+from recog.features.io import (
+    AudioReadError,
+    check_regular_file,
+    resample,
+    segment_frames,
+    split_segment_address,
+)
 from recog.features.limits import InputLimits, current
 
 
@@ -34,11 +40,12 @@ class ArraySource:
 
 
 class FileSource:
-    """A sound file read window by window, mono, resampled to `sample_rate`.
+    """A sound file, or a segment of one, read window by window, mono, resampled to `sample_rate`.
 
-    The header's sample rate, channels and duration are checked against `limits`
-    (default `recog.features.limits.DEFAULT_LIMITS`) when the file is opened; a window
-    then costs memory in proportion to its length only.
+    `path` may be a segment address (`a.wav#t=12.5,15.25`, `recog.features.io.segment_address`):
+    sample 0 is then the segment's first. The header's sample rate, channels and duration
+    (of the segment) are checked against `limits` (default `recog.features.limits.DEFAULT_LIMITS`)
+    when the file is opened; a window then costs memory in proportion to its length only.
     Raises `AudioReadError` naming the file when it cannot be opened, is beyond a
     limit, or holds non-finite samples.
     """
@@ -46,31 +53,39 @@ class FileSource:
     def __init__(self, path: str | Path, sample_rate: int, limits: InputLimits | None = None):
         self.name = str(path)
         self.sample_rate = sample_rate
-        check_regular_file(Path(path), AudioReadError)
+        segment = split_segment_address(path)
+        file_path = segment[0] if segment else str(path)
+        check_regular_file(Path(file_path), AudioReadError)
         try:
-            self.file = sf.SoundFile(str(path))
+            self.file = sf.SoundFile(file_path)
         except Exception as err:  # LibsndfileError, RuntimeError, FileNotFoundError
-            raise AudioReadError(f"{path}: cannot read audio ({err})") from None
-        problem = current(limits).audio_problem(self.name, int(self.file.samplerate), int(self.file.channels),
-                                                int(self.file.frames), sample_rate, whole=False)
+            raise AudioReadError(f"{file_path}: cannot read audio ({err})") from None
+        self.file_rate = int(self.file.samplerate)
+        try:
+            self.first, self.end = (segment_frames(self.name, segment[1], segment[2], self.file_rate, self.file.frames)
+                                    if segment else (0, int(self.file.frames)))
+        except AudioReadError:
+            self.file.close()
+            raise
+        problem = current(limits).audio_problem(self.name, self.file_rate, int(self.file.channels),
+                                                self.end - self.first, sample_rate, whole=False)
         if problem:
             self.file.close()
             raise AudioReadError(problem)
-        self.file_rate = int(self.file.samplerate)
-        self.num_samples = int(round(self.file.frames * sample_rate / self.file_rate))
+        self.num_samples = int(round((self.end - self.first) * sample_rate / self.file_rate))
 
     @property
     def seconds(self) -> float:
-        """Duration in seconds."""
-        return self.file.frames / self.file_rate
+        """Duration in seconds (of the segment)."""
+        return (self.end - self.first) / self.file_rate
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) at the model rate, [stop - start] float32 (zero-padded at the end)."""
         ratio = self.file_rate / self.sample_rate
         first = int(math.floor(start * ratio))
-        last = min(self.file.frames, int(math.ceil(stop * ratio)) + 1)
+        last = min(self.end - self.first, int(math.ceil(stop * ratio)) + 1)
         try:
-            self.file.seek(first)
+            self.file.seek(self.first + first)
             data = self.file.read(max(0, last - first), dtype="float32", always_2d=True)
         except Exception as err:
             raise AudioReadError(f"{self.name}: cannot read samples {first}..{last} ({err})") from None

@@ -1,4 +1,4 @@
-"""The data report: which utterances a run cannot use, and why, found once before training.
+"""The data report: which utterances a run cannot use, and why.
 
 Every manifest row of every split (train and dev) is checked; a bad one is
 skipped and listed under one reason:
@@ -12,9 +12,17 @@ skipped and listed under one reason:
 - `unknown_characters`: characters outside the alphabet after the recipe's
   text normalizer (`[text.normalizer]`; its `map` can rewrite them).
 
+Before training, the checks that need no audio decoding run on every row
+(texts, lengths from the manifest's durations or the files' headers, ink
+lines); the rest (a file that cannot be decoded, silence) is found when an
+utterance is first read, in training or validation (`FoundProblems`): it is
+left out of its batch and added to the report, once. With `data.preload` every
+file is decoded before training, so every check runs there.
+
 The report is printed (counts, and a few file names per reason) and written
-in full to `OUT_DIR/data_report.json`. If more than `train.max_skip_fraction`
-of the training utterances are bad the run stops with `TooManySkipsError`.
+in full to `OUT_DIR/data_report.json` (again whenever new problems are found).
+If more than `train.max_skip_fraction` of the training utterances are bad the
+run stops with `TooManySkipsError`.
 """
 
 from __future__ import annotations
@@ -23,21 +31,21 @@ import contextlib
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from recog.data.dataset import AudioDataset
 from recog.data.ink_dataset import InkDataset
+from recog.data.items import SILENCE_PEAK
 from recog.data.manifest import Utterance
 from recog.text import Alphabet, TextNormalizer
+from recog.train.distributed import DistContext, all_gather_object
 
 REASONS = ("unreadable", "empty", "silent", "too_short", "unknown_characters")
-SILENCE_PEAK = 1e-4
 SHOWN_PER_REASON = 5
 
 
@@ -131,32 +139,23 @@ def check_texts(utterances: Sequence[Utterance], alphabet: Alphabet,
     return kept, problems
 
 
-def _loading_reason(detail: str) -> str:
-    """Reason of a dataset's own skip message (AudioReadError / InkError text)."""
-    low = detail.lower()
-    return "empty" if ("empty" in low or "no points" in low) else "unreadable"
-
-
 def check_usable(dataset: AudioDataset | InkDataset,
                  output_frames: Callable[[torch.Tensor], torch.Tensor]) -> tuple[list[int], list[Problem]]:
-    """Silent audio and utterances too short for CTC -> (indices of the usable ones, problems).
+    """Utterances too short for CTC -> (indices of the usable ones, problems).
 
     Args:
-        dataset: a built dataset (waveforms or ink features in memory).
+        dataset: a built dataset (lengths planned from durations, headers or ink features).
         output_frames: model output frames T' for input frames T, [B] int64 -> [B] int64.
     """
     lengths = torch.tensor(dataset.lengths(), dtype=torch.long)
     out = output_frames(lengths).tolist() if len(lengths) else []
-    waves = getattr(dataset, "waves", None)
     keep, problems = [], []
-    for i, utt in enumerate(dataset.utterances):
-        need = ctc_min_frames(dataset.targets[i])
-        peak = float(np.max(np.abs(waves[i]))) if waves is not None and len(waves[i]) else None
-        if peak is not None and peak < SILENCE_PEAK and not utt.extra.get("no_speech"):
-            problems.append(Problem(str(utt.path), "silent", f"peak {peak:.1e} < {SILENCE_PEAK:.0e}"))
-        elif out[i] < need:
-            problems.append(Problem(str(utt.path), "too_short",
-                                    f"{out[i]} model frames < {need} needed by CTC for {len(dataset.targets[i])} tokens"))
+    for i in range(len(dataset)):
+        tokens = dataset.targets[i]
+        need = ctc_min_frames(tokens.tolist())
+        if out[i] < need:
+            problems.append(Problem(dataset.source(i), "too_short",
+                                    f"{out[i]} model frames < {need} needed by CTC for {len(tokens)} tokens"))
         else:
             keep.append(i)
     return keep, problems
@@ -171,7 +170,7 @@ def load_split(
     normalizer: TextNormalizer,
     output_frames: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[AudioDataset | InkDataset, list[int], SplitReport]:
-    """Check and load one split: (dataset, indices of its usable utterances, report).
+    """Check one split and build its dataset: (dataset, indices of its usable utterances, report).
 
     The dataset's own "warning: skipping" lines are folded into the report
     (each bad file is reported once, by the report); other output passes through.
@@ -184,12 +183,44 @@ def load_split(
     for line in captured.getvalue().splitlines():
         if not line.startswith("warning: skipping "):
             print(line, file=sys.stderr)
-    for path, why in dataset.skipped:
-        detail = why.removeprefix(f"{path}: ")  # reader errors start with the file name
-        report.problems.append(Problem(path, _loading_reason(detail), detail))
+    report.problems += [Problem(path, reason, detail) for path, reason, detail in dataset.skipped]
     indices, problems = check_usable(dataset, output_frames)
     report.problems += problems
     return dataset, indices, report
+
+
+class FoundProblems:
+    """Utterances found unusable when they were read (in training batches or validation), each once per split.
+
+    Every rank `add`s what its own batches found; `sync` (called by all ranks at the same
+    point) merges the new finds of every rank, so all ranks hold the same list and take
+    the same decisions, and returns the ones not known before. `found` goes into
+    checkpoints, so a resumed run reports the same list.
+    """
+
+    def __init__(self, found: Iterable[Sequence[str]] = ()):
+        self.found: list[tuple[str, str, str, str]] = []  # (split, path, reason, detail)
+        self._seen: set[tuple[str, str]] = set()
+        self._pending: list[tuple[str, str, str, str]] = []
+        self._merge([tuple(f) for f in found])  # type: ignore[misc]
+
+    def add(self, split: str, problems: Iterable[tuple[str, str, str]]) -> None:
+        """Record (path, reason, detail) finds of `split` made by this rank."""
+        self._pending += [(split, *p) for p in problems if (split, p[0]) not in self._seen]
+
+    def sync(self, ctx: DistContext) -> list[tuple[str, Problem]]:
+        """Merge every rank's new finds; returns the (split, problem) not known before, on every rank."""
+        pending, self._pending = self._pending, []
+        return self._merge([item for rank in all_gather_object(pending, ctx) for item in rank])
+
+    def _merge(self, items: list[tuple[str, str, str, str]]) -> list[tuple[str, Problem]]:
+        new = []
+        for split, path, reason, detail in items:
+            if (split, path) not in self._seen:
+                self._seen.add((split, path))
+                self.found.append((split, path, reason, detail))
+                new.append((split, Problem(path, reason, detail)))
+        return new
 
 
 def write_report(path: str | Path, splits: Sequence[SplitReport]) -> None:

@@ -125,3 +125,12 @@ def broadcast_object(obj: Any, ctx: DistContext) -> Any:
     box = [obj if ctx.is_main else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def all_gather_object(obj: Any, ctx: DistContext) -> list[Any]:
+    """Every rank's `obj`, in rank order, on every rank (pickled; `[obj]` for a world of one)."""
+    if not ctx.enabled:
+        return [obj]
+    box: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(box, obj)
+    return box

@@ -3,7 +3,14 @@
 Each item is one `Slot` (one micro-batch of this rank). Before building it the
 dataset's augmentation generator is seeded from (seed, epoch, global batch
 index), so a batch is the same whether the main process or a worker builds it,
-on whichever rank, in a fresh or a resumed run.
+on whichever rank and with however many workers, in a fresh or a resumed run.
+
+With `workers` > 0 the DataLoader hands slot k of this rank to worker k mod W
+and returns the batches in slot order: the workers read, decode and featurize
+(each with one intra-op thread, as torch sets it in its workers), the main
+process trains. An utterance that cannot be used when read is left out of its
+batch and listed in `Batch.problems`; a batch left with none becomes a
+placeholder that trains with weight 0.
 """
 
 from __future__ import annotations
@@ -15,8 +22,24 @@ import torch
 from recog.data.collate import Batch, collate
 from recog.data.dataset import AudioDataset
 from recog.data.ink_dataset import InkDataset
+from recog.data.items import UnusableItem
 from recog.data.sampler import Slot
 from recog.train.rng import AUGMENT, batch_seed
+
+
+def build_batch(dataset: AudioDataset | InkDataset, indices: Sequence[int]) -> Batch:
+    """Collate dataset items `indices`, leaving out (and listing) the unusable ones."""
+    items, problems = [], []
+    for i in indices:
+        try:
+            items.append(dataset[i])
+        except UnusableItem as err:
+            problems.append((err.path, err.reason, err.detail))
+    if not items:
+        return Batch.placeholder(dataset.feature_dim, problems)
+    batch = collate(items)
+    batch.problems = problems
+    return batch
 
 
 class SlotDataset(torch.utils.data.Dataset):
@@ -45,19 +68,21 @@ class SlotDataset(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> Batch:
         slot = self.slots[k]
         self.dataset.rng.manual_seed(batch_seed(self.seed, self.epoch, slot.index, AUGMENT))
-        return collate([self.dataset[self.index_map[i]] for i in slot.indices])
+        return build_batch(self.dataset, [self.index_map[i] for i in slot.indices])
 
 
-def slot_loader(slots: SlotDataset, workers: int, pin_memory: bool) -> torch.utils.data.DataLoader:
+def slot_loader(slots: torch.utils.data.Dataset, workers: int, pin_memory: bool) -> torch.utils.data.DataLoader:
     """A DataLoader that yields the slots' batches in order (`workers` processes, 0 = in this process)."""
+    iterable = isinstance(slots, torch.utils.data.IterableDataset)
     return torch.utils.data.DataLoader(
         slots,
         batch_size=None,
-        shuffle=False,
+        shuffle=None if iterable else False,
         num_workers=workers,
         pin_memory=pin_memory,
         collate_fn=_identity,
         prefetch_factor=2 if workers > 0 else None,
+        persistent_workers=False,
     )
 
 

@@ -25,7 +25,7 @@ from recog.config import RecipeConfig
 from recog.data.collate import Batch
 from recog.data.datasets import build_dataset
 from recog.data.manifest import read_manifest
-from recog.data.sampler import BucketSampler, Slot
+from recog.data.sampler import Slot
 from recog.model import BiLSTMCTC
 from recog.model.device import select_device
 from recog.text import Alphabet
@@ -40,10 +40,18 @@ from recog.train.checkpoint import (
     save_checkpoint,
     save_training_checkpoint,
 )
-from recog.train.data_report import TooManySkipsError, check_fraction, load_split, write_report
+from recog.train.data_report import (
+    FoundProblems,
+    Problem,
+    TooManySkipsError,
+    check_fraction,
+    load_split,
+    write_report,
+)
 from recog.train.device import autocast, configure_backend, loader_workers, pin_memory
-from recog.train.loader import SlotDataset, slot_loader
+from recog.train.loader import slot_loader
 from recog.train.progress import MetricsLog, progress_bar
+from recog.train.train_data import is_sharded, load_train_data, read_train_rows
 from recog.train.validate import DevResult, validate
 
 __all__ = ["DevResult", "Trainer", "build_alphabet", "lr_factor", "validate"]
@@ -105,17 +113,12 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         configure_backend(self.device, tc.threads)
 
-        train_utts = [u for m in config.data.train for u in read_manifest(config.resolve(m))]
-        for m in config.data.no_speech:
-            rows = read_manifest(config.resolve(m))
-            spoken = [u for u in rows if config.text.normalizer(u.text)]
-            if spoken:
-                raise ValueError(f"{m}: data.no_speech rows must have an empty transcript; "
-                                 f"{spoken[0].path} has {spoken[0].text!r}")
-            for u in rows:
-                u.extra["no_speech"] = True
-            train_utts += rows
-        if not train_utts:
+        sharded = is_sharded(config)
+        if sharded and not config.text.alphabet:
+            raise ValueError("training from shards needs text.alphabet (the shards' texts are read only "
+                             "when their utterances are)")
+        train_utts = [] if sharded else read_train_rows(config)
+        if not sharded and not train_utts:
             raise ValueError("data.train lists no utterances")
         self.alphabet = build_alphabet(config, [u.text for u in train_utts])
         if self.is_main:
@@ -124,13 +127,12 @@ class Trainer:
         config.model.vocab_size = len(self.alphabet)
         torch.manual_seed(config.seed)
         self.model = BiLSTMCTC(config.model).to(self.device)
+        self.found = FoundProblems()  # unusable utterances found when read
         self._load_data(train_utts)
+        del train_utts
 
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-        lengths = self.train_set.lengths()
-        self.sampler = BucketSampler([lengths[i] for i in self.train_indices], tc.max_frames, shuffle=True,
-                                     seed=config.seed, sortagrad=tc.sortagrad,
-                                     num_replicas=self.dist.world_size, rank=self.dist.rank)
+        self.workers = loader_workers(self.device, tc.num_workers, self.dist.local_world_size)
         self.steps_per_epoch = self.sampler.steps_per_epoch(tc.accum_grad)
         self.total_steps = tc.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -154,10 +156,10 @@ class Trainer:
         """Datasets of every split, the usable indices of each, and the data report."""
         config = self.config
         norm = config.text.normalizer
-        self.train_set, self.train_indices, train_report = load_split(
-            "train", [*config.data.train, *config.data.no_speech], train_utts, lambda u: build_dataset(config, u, self.alphabet, train=True),
-            self.alphabet, norm, self.model.output_lengths)
-        reports = [train_report]
+        self.train = load_train_data(config, train_utts, self.alphabet, self.model.output_lengths,
+                                     self.dist.world_size, self.dist.rank)
+        self.train_set, self.train_indices, self.sampler = self.train.dataset, self.train.indices, self.train.sampler
+        self.reports = {"train": self.train.report}
         self.dev_sets, self.dev_indices = {}, {}
         for m in config.data.dev:
             name = Path(m).stem
@@ -165,15 +167,31 @@ class Trainer:
                                          lambda u: build_dataset(config, u, self.alphabet),
                                          self.alphabet, norm, self.model.output_lengths)
             self.dev_sets[name], self.dev_indices[name] = ds, idx
-            reports.append(report)
-        report_path = self.out_dir / "data_report.json"
+            self.reports[report.name] = report
+        self.report_path = self.out_dir / "data_report.json"
+        reports = list(self.reports.values())
         if self.is_main:
-            write_report(report_path, reports)
+            write_report(self.report_path, reports)
             if any(r.problems for r in reports):
-                print(f"data report ({report_path}):\n" + "\n".join(r.summary() for r in reports), file=sys.stderr)
-        check_fraction(train_report, config.train.max_skip_fraction, report_path)
+                print(f"data report ({self.report_path}):\n" + "\n".join(r.summary() for r in reports),
+                      file=sys.stderr)
+        check_fraction(self.train.report, config.train.max_skip_fraction, self.report_path)
         if not self.train_indices:
-            raise ValueError(f"no usable training utterances; see {report_path}")
+            raise ValueError(f"no usable training utterances; see {self.report_path}")
+
+    def _sync_problems(self) -> None:
+        """Merge the utterances every rank found unusable since the last call (collective: every
+        rank calls it at the same point); report the new ones and stop when too many are bad."""
+        new = self.found.sync(self.dist)
+        if not new:
+            return
+        for split, problem in new:
+            self.reports[split].problems.append(problem)
+        if self.is_main:
+            for _, problem in new:
+                print(f"warning: skipping {problem.path}: {problem.detail}", file=sys.stderr)
+            write_report(self.report_path, list(self.reports.values()))
+        check_fraction(self.reports["train"], self.config.train.max_skip_fraction, self.report_path)
 
     # ---- checkpoints -------------------------------------------------------------
     @staticmethod
@@ -211,6 +229,12 @@ class Trainer:
         self.batch_in_epoch = state.get("batch_in_epoch", 0)
         self.skipped_steps = state.get("skipped_steps", 0)
         self.progress = dict(state.get("epoch_progress", self._fresh_progress()))
+        self.found = FoundProblems(state.get("found_problems", []))
+        for split, path_, reason, detail in self.found.found:
+            if split in self.reports:
+                self.reports[split].problems.append(Problem(path_, reason, detail))
+        if self.found.found and self.is_main:
+            write_report(self.report_path, list(self.reports.values()))
         if "rng_states" in state:
             rng.restore(state["rng_states"])
         else:  # checkpoints from before exact resume
@@ -234,10 +258,12 @@ class Trainer:
             best_wer=self.best_wer, elapsed=self.elapsed, skipped_steps=self.skipped_steps,
             epoch_progress=dict(self.progress), rng=torch.get_rng_state(), rng_states=rng.capture(),
             augment_rng=self.train_set.rng.get_state(), metrics=metrics,
+            found_problems=[list(f) for f in self.found.found],
         )
 
     def _save(self, metrics: dict[str, Any], best: bool = False) -> None:
-        """Rank 0: a step checkpoint (+ last.pt), and best.pt when `best`."""
+        """Rank 0: a step checkpoint (+ last.pt), and best.pt when `best` (every rank calls it)."""
+        self._sync_problems()
         self._tick()
         if not self.is_main:
             return
@@ -249,8 +275,12 @@ class Trainer:
     def _dev_metrics(self, model: BiLSTMCTC) -> tuple[list[DevResult], dict[str, float]]:
         """Greedy WER/CER of `model` on every dev set: the results and `{NAME_wer, NAME_cer}` (percent, 2 decimals)."""
         tc = self.config.train
-        dev = [validate(model, ds, name, self.device, tc.max_frames, tc.precision, self.dev_indices[name], self.dist)
+        dev = [validate(model, ds, name, self.device, tc.max_frames, tc.precision, self.dev_indices[name], self.dist,
+                        self.workers)
                for name, ds in self.dev_sets.items()]
+        for d in dev:
+            self.found.add(f"dev/{d.name}", d.problems)
+        self._sync_problems()
         record: dict[str, float] = {}
         for d in dev:
             record[f"{d.name}_wer"], record[f"{d.name}_cer"] = round(d.wer, 2), round(d.cer, 2)
@@ -316,9 +346,10 @@ class Trainer:
                 total = ctc_loss_sum(log_probs, out_lengths, batch)
                 # A non-finite loss is caught after the all-reduce below; nan_to_num keeps the
                 # backward pass (which every rank must run for DDP) from spreading it.
-                weight = scale if slot.real else 0.0
+                real = slot.real and batch.real
+                weight = scale if real else 0.0
                 (torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0) * weight).backward()
-            if slot.real:
+            if real:
                 stats += torch.stack([total.detach().double(), batch.lengths.sum().double(),
                                       torch.tensor(float(len(batch.lengths)), dtype=torch.float64, device=self.device)])
         loss_sum, frames, utterances = dist.all_reduce_sum(stats, self.dist).tolist()
@@ -358,16 +389,17 @@ class Trainer:
         num_batches = len(self.sampler.batches())
         per_step = self.dist.world_size * tc.accum_grad
         plan = self.sampler.plan(tc.accum_grad, start=self.batch_in_epoch)
-        slots = SlotDataset(self.train_set, self.train_indices, [s for step in plan for s in step],
-                            self.config.seed, self.epoch)
-        workers = loader_workers(self.device, tc.num_workers, self.dist.local_world_size)
-        loader = iter(slot_loader(slots, workers, pin_memory(self.device)))
+        slots = self.train.slots([s for step in plan for s in step], self.epoch)
+        loader = iter(slot_loader(slots, self.workers, pin_memory(self.device)))
         total_steps = self.sampler.steps_per_epoch(tc.accum_grad)
         bar = progress_bar(total_steps, self.epoch, tc.epochs, self.is_main, done=total_steps - len(plan))
         p = self.progress
         for step_slots in plan:
             start = time.time()
-            loss, frames = self._train_step(step_slots, [next(loader) for _ in step_slots])
+            batches = [next(loader) for _ in step_slots]
+            for b in batches:
+                self.found.add("train", b.problems)
+            loss, frames = self._train_step(step_slots, batches)
             self.batch_in_epoch = min(num_batches, self.batch_in_epoch + per_step)
             p["seconds"] += time.time() - start
             p["frames"] += frames

@@ -6,6 +6,12 @@ second, where thousands of small JSON files would take minutes, and the
 `path#index` address keeps every code path that passes file names around
 (manifests, transcription, resuming) working unchanged.
 
+A pack is memory-mapped, not read: its arrays (uncompressed zip members, as
+`np.savez` writes them) are views of the file, so a process touches only the
+pages of the lines it reads, and the DataLoader workers of a run share them
+through the page cache. A compressed member (`np.savez_compressed`) is read
+into memory instead.
+
 Arrays in the file (uncompressed `np.savez`):
     points   [N, 2] float32   x, y of every point of every line, concatenated (y down)
     pen_up   [N] uint8        1 on the last point of each stroke
@@ -16,6 +22,7 @@ Arrays in the file (uncompressed `np.savez`):
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 from collections.abc import Iterable
 from functools import lru_cache
@@ -35,7 +42,7 @@ def split_pack_address(text: str) -> tuple[Path | None, int]:
 
 
 class InkPack:
-    """A loaded ink pack (all arrays in memory). `len(pack)` lines; `pack.ink(i)` -> Ink."""
+    """An opened ink pack (arrays memory-mapped). `len(pack)` lines; `pack.ink(i)` -> Ink."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -43,11 +50,10 @@ class InkPack:
             raise InkError(f"{self.path}: ink pack not found")
         try:
             check_pack_headers(self.path)
-            with np.load(self.path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+            arrays = map_pack_arrays(self.path)
         except InkError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
+        except (OSError, ValueError, struct.error, zipfile.BadZipFile) as err:
             raise InkError(f"{self.path}: unreadable ink pack ({err})") from None
         missing = {"points", "pen_up", "offsets"} - set(arrays)
         if missing:
@@ -80,6 +86,39 @@ class InkPack:
         if self.time is not None:
             points = np.column_stack([points, self.time[a:b].astype(np.float64)])
         return Ink.from_pen_up(points, self.pen_up[a:b], source=f"{self.path}#{index}")
+
+
+def map_pack_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` file: memory-mapped views for stored (uncompressed) members,
+    read into memory for compressed ones. Call `check_pack_headers` first."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as z, path.open("rb") as raw:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[: -len(".npy")]
+            if info.compress_type != zipfile.ZIP_STORED:
+                with z.open(info) as f:
+                    arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+                continue
+            raw.seek(info.header_offset)
+            local = raw.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise InkError(f"{path}: member {info.filename} has no local header (not a valid ink pack)")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            raw.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(raw)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(raw)
+            if dtype.hasobject:
+                raise InkError(f"{path}: array {name} holds Python objects (not a valid ink pack)")
+            if int(np.prod(shape)) == 0:
+                arrays[name] = np.zeros(shape, dtype)
+            else:
+                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape,
+                                         order="F" if fortran else "C")
+    return arrays
 
 
 DEFLATE_MAX_RATIO = 1032  # the most deflate can expand: a deflated member claims at most this x its size
