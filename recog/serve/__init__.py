@@ -4,8 +4,8 @@ Modules: `app` (endpoints, API key, CORS, metrics middleware, time limit) · `se
 served models: reading inputs, batches in a worker thread, decoders, warm-up) · `batcher`
 (dynamic micro-batching) · `inputs` (request bodies -> inputs) · `options` (query options) ·
 `limits` (what one request may ask) · `errors` (4xx/5xx with `{"error": ...}`) · `metrics`
-(Prometheus) · `demo` (the page at `/`, files in `static/`). No torch, no training code: it runs exported ONNX models through
-`recog.runtime`.
+(Prometheus) · `demo` (the page at `/`, files in `static/`). No torch, no training code:
+it runs exported ONNX models through `recog.runtime`.
 
     from recog.serve import ServeConfig, create_app
     app = create_app(ServeConfig(models=["digits-en", "iam-ondb-en"]))
