@@ -55,6 +55,13 @@ def iter_text_lines(path: str | Path, error: type[Exception] = ValueError,
     file as stored (compressed bytes for gzip), for a progress bar against its size.
     Errors as `read_text`, and a damaged or truncated gzip stream raises `error` naming the file.
     """
+    for block in iter_text_blocks(path, error, progress):
+        yield from block
+
+
+def iter_text_blocks(path: str | Path, error: type[Exception] = ValueError,
+                     progress: Callable[[int], None] | None = None) -> Iterator[list[str]]:
+    """`iter_text_lines` a block of whole lines at a time (about 1 MB of text each)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 (closed below)
     except IsADirectoryError:
@@ -76,7 +83,7 @@ def iter_text_lines(path: str | Path, error: type[Exception] = ValueError,
                     pos = raw.tell()
                     progress(pos - done)
                     done = pos
-                yield from block
+                yield block
         except UnicodeDecodeError as err:
             raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start} of a block)") from None
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from recog.decode.hashtable import build_table, ht_get
-from recog.text import iter_text_lines
+from recog.text import iter_text_blocks, iter_text_lines
 
 BOS = "<s>"
 EOS = "</s>"
@@ -136,6 +136,7 @@ class NgramLM:
     """
 
     def __init__(self, data: ArpaData, path: str = ""):
+        """Build the tables from `data` (whose arrays are released on the way: `data` is used up)."""
         self.path = path
         self.vocab = data.vocab
         self.word_id = {w: i for i, w in enumerate(self.vocab)}
@@ -271,6 +272,71 @@ def _check_ngram_line(parts: list[str], order: int, lookup, where: str) -> None:
             raise ArpaFormatError(f"{where}: word {w!r} is not among the unigrams") from None
 
 
+def _lines_with_fast_blocks(path: str, current, lookup) -> Iterator[str | int]:
+    """The file's lines; but where `current()` names an n-gram section (order >= 2) and a whole
+    block of lines is plain n-gram lines of it, the block goes into the section in bulk
+    (`_read_block`) and only its line count is yielded."""
+    for block in iter_text_blocks(path, ArpaFormatError):
+        sec = current()
+        if sec is not None and _read_block(sec, block, lookup):
+            yield len(block)
+        else:
+            yield from block
+
+
+def _read_block(sec: _Section, block: list[str], lookup) -> bool:
+    """Read a block of lines that are all n-grams of `sec`'s order in bulk: True when done.
+
+    False (and nothing changed) unless every line has n + 1 fields (n + 2 with a back-off
+    weight) separated by single tabs or spaces, no line is blank or
+    starts with a backslash, the numbers are finite and the words known, and the section has
+    room for them; the line-by-line reader then takes the block and names any problem.
+    """
+    n, k = sec.n, len(block)
+    if sec.rows + k > sec.declared:
+        return False
+    text = "".join(block)
+    if not text.endswith("\n"):
+        return False
+    b = np.frombuffer(text.encode("utf-8"), np.uint8)  # UTF-8: no multi-byte character holds these bytes
+    newline = b == 10
+    sep = (b == 9) | (b == 32)
+    edge = sep | newline
+    if edge[0] or b[0] == 92 or np.any(edge[:-1] & edge[1:]):  # empty field, blank line, leading space
+        return False
+    starts = np.flatnonzero(newline[:-1]) + 1
+    if np.any(b[starts] == 92):  # a line starting with a backslash: a section header
+        return False
+    line_of_sep = np.searchsorted(np.flatnonzero(newline), np.flatnonzero(sep))
+    width = np.bincount(line_of_sep, minlength=k) + 1  # fields per line
+    if np.any((width != n + 1) & (width != n + 2)):
+        return False
+    fields = text.replace("\t", " ").replace("\n", " ").split(" ")
+    fields.pop()  # after the last newline
+    f = np.array(fields, dtype=object)
+    first = np.concatenate([[0], np.cumsum(width)[:-1]])  # each line's first field
+    has_backoff = width == n + 2
+    try:
+        logp = np.array(f[first].tolist(), dtype=np.float64)
+        backoff = np.zeros(k)
+        backoff[has_backoff] = np.array(f[first[has_backoff] + n + 1].tolist(), dtype=np.float64)
+        ids = np.empty((k, n), np.int32)
+        for c in range(n):
+            ids[:, c] = np.fromiter(map(lookup, f[first + 1 + c].tolist()), np.int32, k)
+    except (ValueError, KeyError):
+        return False
+    if not (np.isfinite(logp).all() and np.isfinite(backoff).all()):
+        return False
+    sec.flush(lookup)  # lines read one by one before this block come first
+    end = sec.filled + k
+    sec.words[sec.filled : end] = ids
+    sec.logp[sec.filled : end] = logp
+    sec.backoff[sec.filled : end] = backoff
+    sec.filled = end
+    sec.rows += k
+    return True
+
+
 def read_arpa(path: str | Path) -> ArpaData:
     """Parse an ARPA file (plain or gzip-compressed) into arrays, without a Python object per n-gram.
 
@@ -294,7 +360,12 @@ def read_arpa(path: str | Path) -> ArpaData:
     section = "preamble"  # preamble -> data -> n-grams -> end
     order = 0
     lookup = word_id.__getitem__
-    for raw in iter_text_lines(path, ArpaFormatError):
+    # The lambda reads the current section when each block arrives (late binding on purpose).
+    current = lambda: sec if section == "ngrams" and order > 1 else None  # noqa: B023, E731
+    for raw in _lines_with_fast_blocks(path, current, lookup):
+        if isinstance(raw, int):  # a block of n-gram lines read in bulk
+            lineno += raw
+            continue
         lineno += 1
         line = raw.strip()
         if section == "preamble":
@@ -443,7 +514,9 @@ def _longest_suffix_state(rows: np.ndarray, index: list[_OrderIndex], n_vocab: i
 
 def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables:
     """Hash the n-grams for numba. States: 0 is the empty history, and the n-gram of entry e
-    (orders < N, entries numbered order by order in file order) is state e + 1."""
+    (orders < N, entries numbered order by order in file order) is state e + 1.
+
+    Empties `data`'s lists of arrays as it goes (to lower the peak memory of a load)."""
     order = data.order
     n_vocab = len(data.vocab)
     counts = data.counts
@@ -471,6 +544,7 @@ def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables
             raise ArpaFormatError(f"{path}:{_line_of(path, n, row)}: {n}-gram {words!r} listed twice")
     # index[k] serves look-ups of (k+1)-grams; _walk asks index[k] for the k-th column (k >= 1).
     keys = np.concatenate(keys_by_order)
+    del keys_by_order
     n_entries = keys.shape[0]
     nxt = np.empty(n_entries, np.int32)
     suffix = np.zeros(n_states, np.int32)
@@ -483,11 +557,15 @@ def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables
         else:
             nxt[lo:hi] = _longest_suffix_state(rows, index, n_vocab) if n > 1 else 0
     del index
+    # The file's arrays are not needed any more: release them before the hash table is built.
     logp = np.concatenate(data.logp).astype(np.float32)
+    backoff_arr = np.concatenate([[0.0], *data.backoff[: order - 1]]).astype(np.float32)
+    data.words.clear()
+    data.logp.clear()
+    data.backoff.clear()
     tkeys, tvals = build_table(keys, np.arange(n_entries, dtype=np.int32))
     bos = word_id[BOS]
     meta = np.array([n_vocab, bos + 1 if order > 1 else 0, word_id[EOS], word_id[UNK], order], np.int64)
-    backoff_arr = np.concatenate([[0.0], *data.backoff[: order - 1]]).astype(np.float32)
     # <s> is never predicted: leave it out of the bound.
     predicted = (keys % n_vocab) != bos
     listed_max = np.full(n_states, -np.inf, np.float32)
