@@ -43,6 +43,8 @@ def read_text_lines(path: str | Path) -> list[str]:
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Characters of text per block of `iter_text_blocks` (whole lines: a block may be longer).
+BLOCK_CHARS = 1 << 20
 
 
 def iter_text_lines(path: str | Path, error: type[Exception] = ValueError,
@@ -61,7 +63,7 @@ def iter_text_lines(path: str | Path, error: type[Exception] = ValueError,
 
 def iter_text_blocks(path: str | Path, error: type[Exception] = ValueError,
                      progress: Callable[[int], None] | None = None) -> Iterator[list[str]]:
-    """`iter_text_lines` a block of whole lines at a time (about 1 MB of text each)."""
+    """`iter_text_lines` a block of whole lines at a time (about `BLOCK_CHARS` characters each)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 (closed below)
     except IsADirectoryError:
@@ -76,7 +78,7 @@ def iter_text_blocks(path: str | Path, error: type[Exception] = ValueError,
         done = 0
         try:
             while True:
-                block = stream.readlines(1 << 20)
+                block = stream.readlines(BLOCK_CHARS)
                 if not block:
                     break
                 if progress is not None:

@@ -83,6 +83,30 @@ def test_gzip_arpa_reads_like_the_plain_file(tmp_path):
         NgramLM.from_arpa(truncated)
 
 
+def test_bulk_blocks_read_like_single_lines(tmp_path, monkeypatch):
+    import recog.decode.lm as lm_module
+    import recog.text
+
+    arpa = build(tmp_path, 4, "word")
+    monkeypatch.setattr(recog.text, "BLOCK_CHARS", 300)  # many small blocks, most inside one section
+    taken = []
+    bulk = lm_module._read_block
+    monkeypatch.setattr(lm_module, "_read_block", lambda *a: taken.append(bulk(*a)) or taken[-1])
+    a = NgramLM.from_arpa(arpa)
+    assert any(taken) and not all(taken)
+    monkeypatch.setattr(lm_module, "_read_block", lambda *a: False)
+    b = NgramLM.from_arpa(arpa)
+    assert all(np.array_equal(x, y) for x, y in zip(a.tables, b.tables, strict=True))
+    # A bad number deep inside a section is still named with its line.
+    monkeypatch.setattr(lm_module, "_read_block", bulk)
+    lines = arpa.read_text().splitlines()
+    k = max(i for i, line in enumerate(lines) if line.count(" ") == 1 and "\t" in line)  # a 2-gram line
+    lines[k] = "nan" + lines[k][lines[k].index("\t"):]
+    arpa.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ArpaFormatError, match=rf"word4\.arpa:{k + 1}: log10 probability 'nan' is not a finite"):
+        NgramLM.from_arpa(arpa)
+
+
 def test_structure_errors_name_the_ngram(tmp_path):
     path = tmp_path / "toy.arpa"
     path.write_text(TOY_ARPA.replace("-0.1\tb </s>", "-0.1\ta b"))
