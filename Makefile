@@ -177,23 +177,55 @@ prepare-yesno: check-yesno setup
 	$(RECOG) prepare yesno --data $(YESNO_DIR) --out $(YESNO_DATA)
 
 # ---- LibriSpeech recipe: you download the corpus from openslr.org/12 (pipelines/librispeech/README.md) ----
-# make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech; make train-librispeech; make eval-librispeech
-LIBRISPEECH ?=
-LS_DATA := pipelines/librispeech/data
-LS_MODEL ?= exp/librispeech/best.pt
-.PHONY: prepare-librispeech train-librispeech eval-librispeech
+# make prepare-librispeech LIBRISPEECH_DIR=/path/to/LibriSpeech; make train-librispeech; make lm-librispeech; make eval-librispeech
+# Without the corpus: `make prepare-librispeech-mini` generates a miniature in its layout (English sentences
+# spoken by synthetic voices, pipelines/librispeech/miniature.py) and prepares it into LS_MINI; the other
+# targets run on it with LS_DATA=$(LS_MINI) (tests/test_librispeech_recipe.py runs them all with a tiny model).
+LIBRISPEECH_DIR ?=
+LS_DATA ?= pipelines/librispeech/data
+LS_RUN ?= exp/librispeech
+LS_MODEL ?= $(LS_RUN)/best.pt
+LS_LM ?= $(LS_RUN)/word3.arpa
+LS_LM_WEIGHTS ?= --alpha 0.5 --beta 1.0
+LS_TEST_SPLITS ?= test-clean test-other
+LS_MINI ?= pipelines/librispeech/data/miniature
+LS_MINI_UTTERANCES ?= 300
+# LS_DATA as seen from the config's folder (relative paths: no absolute path lands in a checkpoint).
+LS_REL = $(shell realpath -m --relative-to=pipelines/librispeech $(LS_DATA))
+.PHONY: check-librispeech prepare-librispeech prepare-librispeech-mini train-librispeech lm-librispeech eval-librispeech
 
-prepare-librispeech: setup
-	@test -n "$(LIBRISPEECH)" || { echo "usage: make prepare-librispeech LIBRISPEECH=/path/to/LibriSpeech"; exit 2; }
-	@test -d "$(LIBRISPEECH)" || { echo "error: LIBRISPEECH=$(LIBRISPEECH) not found: download LibriSpeech from https://www.openslr.org/12 (docs/data.md)" >&2; exit 2; }
-	$(RECOG) prepare librispeech --data $(LIBRISPEECH) --out $(LS_DATA)
+check-librispeech:
+	@test -n "$(LIBRISPEECH_DIR)" || { echo "usage: make prepare-librispeech LIBRISPEECH_DIR=/path/to/LibriSpeech (without the corpus: make prepare-librispeech-mini)" >&2; exit 2; }
+	@test -d "$(LIBRISPEECH_DIR)" || { echo "error: LIBRISPEECH_DIR=$(LIBRISPEECH_DIR) not found: download LibriSpeech from https://www.openslr.org/12 (layout: docs/data.md)" >&2; exit 2; }
+
+prepare-librispeech: check-librispeech setup
+	$(RECOG) prepare librispeech --data $(LIBRISPEECH_DIR) --out $(LS_DATA)
+
+prepare-librispeech-mini: setup sysdeps
+	$(PY) -m pipelines.librispeech.miniature --out $(LS_MINI)/LibriSpeech --utterances $(LS_MINI_UTTERANCES)
+	$(RECOG) prepare librispeech --data $(LS_MINI)/LibriSpeech --out $(LS_MINI)
 
 train-librispeech: setup
-	@test -f $(LS_DATA)/train-clean-100.jsonl || { echo "run make prepare-librispeech LIBRISPEECH=... first"; exit 2; }
-	$(TRAIN) train pipelines/librispeech/config.toml $(ARGS)
+	@test -f $(LS_DATA)/train-clean-100.jsonl || { echo "error: no $(LS_DATA)/train-clean-100.jsonl: run make prepare-librispeech LIBRISPEECH_DIR=... first" >&2; exit 2; }
+	$(TRAIN) train pipelines/librispeech/config.toml --set 'data.train=["$(LS_REL)/train-clean-100.jsonl"]' \
+	  --set 'data.dev=["$(LS_REL)/dev-clean.jsonl"]' --set out_dir=$(LS_RUN) $(ARGS)
 
+# Word 3-gram from the training transcripts, normalized as the recipe normalizes them (lower case).
+lm-librispeech: setup
+	@test -f $(LS_DATA)/train-clean-100.jsonl || { echo "error: no $(LS_DATA)/train-clean-100.jsonl: run make prepare-librispeech LIBRISPEECH_DIR=... first" >&2; exit 2; }
+	@mkdir -p $(dir $(LS_LM))
+	$(PY) -m pipelines.librispeech.lm_text pipelines/librispeech/config.toml $(LS_DATA)/train-clean-100.jsonl -o $(LS_LM:.arpa=.txt)
+	$(RECOG) lm build $(LS_LM:.arpa=.txt) -o $(LS_LM) --order 3 --unit word
+
+# Greedy on each test split found, then beam search with LS_LM when it exists (tune LS_LM_WEIGHTS on
+# dev-clean with `recog tune-lm`, pipelines/librispeech/README.md).
 eval-librispeech: setup
-	for split in test-clean test-other; do $(RECOG) evaluate --model $(LS_MODEL) $(LS_DATA)/$$split.jsonl --json || exit 1; done
+	@for split in $(LS_TEST_SPLITS); do \
+	  if [ ! -f $(LS_DATA)/$$split.jsonl ]; then echo "note: no $(LS_DATA)/$$split.jsonl: $$split not evaluated" >&2; continue; fi; \
+	  $(RECOG) evaluate --model $(LS_MODEL) $(LS_DATA)/$$split.jsonl --json || exit 1; \
+	  if [ -f $(LS_LM) ]; then $(RECOG) evaluate --model $(LS_MODEL) $(LS_DATA)/$$split.jsonl --json \
+	    --decoder beam --lm $(LS_LM) $(LS_LM_WEIGHTS) || exit 1; fi; \
+	done
 
 # ---- benchmarks: the whole suite as markdown on stdout (progress on stderr); see BENCHMARKS.md.
 # Run on an otherwise idle machine. Decoder peers (flashlight-text, pyctcdecode, fast-ctc-decode)
