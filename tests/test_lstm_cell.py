@@ -105,7 +105,7 @@ def test_reads_onnx_without_torch():
 def test_int8_file_is_refused_with_what_to_use_instead():
     if not INK_INT8.is_file():
         pytest.skip("the shipped handwriting model is not in this checkout")
-    with pytest.raises(InspectionError, match=r"int8.*fp32 model file.*checkpoint"):
+    with pytest.raises(InspectionError, match=r"int8.*fp32 model file.*checkpoint.*recog export .*model.int8.onnx"):
         ReferenceNetwork.load(INK_INT8)
 
 
@@ -138,3 +138,15 @@ def test_equals_the_checkpoint_torch_model(tmp_path):
             inside = net.forward(x)
             assert inside.log_probs.shape[0] == int(ref_len[0])
             assert close(inside.log_probs, ref[0].numpy())
+
+
+def test_an_ensemble_file_is_refused_with_what_to_inspect_instead(tmp_path):
+    pytest.importorskip("torch")
+    from recog.export import export_onnx
+
+    from .test_ensemble_export import random_checkpoint
+
+    ckpts = [random_checkpoint(tmp_path / f"s{s}.pt", s) for s in (0, 1)]
+    path = export_onnx(ckpts, tmp_path / "ens.onnx", parity_batches=(1,)).path
+    with pytest.raises(InspectionError, match=r"ensemble of 2 networks \(random seed 0, random seed 1\)"):
+        ReferenceNetwork.load(path)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from torch import nn
 
 from recog.export.errors import ExportError
-from torch import nn
 
 
 def parity_lengths(batch_size: int, rng: np.random.Generator, max_len: int = 400) -> list[int]:

@@ -28,6 +28,7 @@ or the checkpoint instead.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,7 +304,13 @@ class ReferenceNetwork:
         if quantized or metadata.get("recog.quantization", "none") != "none":
             raise InspectionError(
                 f"{path}: an int8-quantized model ({', '.join(quantized) or 'recog.quantization int8'}) keeps no float "
-                "gate weights; inspecting the LSTM needs the fp32 model file (model.onnx) or the checkpoint (.pt)")
+                "gate weights; inspecting the LSTM needs the fp32 model file (model.onnx) or the checkpoint (.pt); "
+                f"`recog export {path} -o model.onnx` writes the fp32 graph of its dequantized weights")
+        members = json.loads(metadata.get("recog.members", "[]") or "[]")
+        if len(members) > 1:
+            raise InspectionError(
+                f"{path}: an ensemble of {len(members)} networks ({', '.join(members)}); inspect one member's "
+                "checkpoint or its own export")
         init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         attrs = lambda node: {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}  # noqa: E731
         convs, layers = [], []
