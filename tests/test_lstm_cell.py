@@ -1,5 +1,6 @@
 """The numpy reference LSTM (recog.model.lstm_cell) reproduces onnxruntime and PyTorch log-probabilities."""
 
+import os
 import subprocess
 import sys
 
@@ -150,3 +151,28 @@ def test_an_ensemble_file_is_refused_with_what_to_inspect_instead(tmp_path):
     path = export_onnx(ckpts, tmp_path / "ens.onnx", parity_batches=(1,)).path
     with pytest.raises(InspectionError, match=r"ensemble of 2 networks \(random seed 0, random seed 1\)"):
         ReferenceNetwork.load(path)
+
+
+def test_second_load_reads_the_cached_weights_without_onnx(tmp_path):
+    """The weights read from a model file are cached: the second look imports no onnx and computes the same."""
+    if not DIGITS.is_file() or len(SAMPLES) != 4:
+        pytest.skip("the shipped digits model is not in this checkout")
+    env = {**os.environ, "RECOG_CACHE_DIR": str(tmp_path / "cache")}
+    code = ("import sys, numpy as np; from recog.model.lstm_cell import ReferenceNetwork; "
+            f"net = ReferenceNetwork.from_onnx({str(DIGITS)!r}); "
+            "x = np.random.default_rng(0).standard_normal((30, 40)); "
+            "np.save(sys.argv[1], net.forward(x).log_probs); print('onnx' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npy")], env=env, cwd=ROOT,
+                           capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True" and len(list((tmp_path / "cache" / "reference").glob("*.npz"))) == 1
+    second = subprocess.run([sys.executable, "-c", code, str(tmp_path / "b.npy")], env=env, cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    assert second.stdout.strip() == "False"
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    # a damaged entry is read past: the file is parsed again
+    entry = next((tmp_path / "cache" / "reference").glob("*.npz"))
+    entry.write_bytes(b"not a zip")
+    third = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.npy")], env=env, cwd=ROOT,
+                           capture_output=True, text=True, check=True)
+    assert third.stdout.strip() == "True"
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "c.npy"))

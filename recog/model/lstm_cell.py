@@ -28,7 +28,9 @@ or the checkpoint instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,14 +283,74 @@ class ReferenceNetwork:
         return cls.from_state_dict(state["model"], model.conv_kernel, model.subsampling, str(path))
 
     @classmethod
-    def from_onnx(cls, path: str | Path) -> ReferenceNetwork:
+    def from_onnx(cls, path: str | Path, cache: bool = True) -> ReferenceNetwork:
         """From an fp32 ONNX file written by `recog export`: its Conv, LSTM and output MatMul/Add nodes.
+
+        The weights read are kept as one .npz in recog's cache folder (`recog._cache`), keyed by the
+        file's path, size and modification time, so a second look at the same file neither imports
+        `onnx` nor parses the graph again (`cache=False` reads the file every time).
 
         Raises `InspectionError` for an int8 file (no float gate weights to read) or a graph of
         another shape."""
         path = Path(path)
         if not path.is_file():
             raise InspectionError(f"{path}: model file not found")
+        cached = _weights_cache_file(path) if cache else None
+        if cached is not None and cached.is_file():
+            try:
+                return cls._from_arrays(dict(np.load(cached, allow_pickle=False)), str(path))
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache entry: read the model file again and rewrite it
+        network = cls._parse_onnx(path)
+        if cached is not None:
+            network._save_arrays(cached)
+        return network
+
+    def _save_arrays(self, target: Path) -> None:
+        """Write the weights as float32 arrays (they came from float32: lossless) to `target`, atomically;
+        a cache folder that cannot be written is skipped silently."""
+        arrays: dict[str, np.ndarray] = {"metadata": np.array(json.dumps(self.metadata)),
+                                         "output_weight": self.output_weight.astype(np.float32),
+                                         "output_bias": self.output_bias.astype(np.float32)}
+        for i, conv in enumerate(self.convs):
+            arrays[f"conv{i}_weight"] = conv.weight.astype(np.float32)
+            arrays[f"conv{i}_bias"] = conv.bias.astype(np.float32)
+            arrays[f"conv{i}_shape"] = np.array([conv.stride, conv.padding])
+        for k, layer in enumerate(self.layers):
+            for d, w in layer.items():
+                for name in ("W_f", "b_f", "W_i", "b_i", "W_C", "b_C", "W_o", "b_o"):
+                    arrays[f"layer{k}_{d}_{name}"] = getattr(w, name).astype(np.float32)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.stem}.{os.getpid()}.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, target)
+        except OSError:
+            pass
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> ReferenceNetwork:
+        """The inverse of `_save_arrays`."""
+        as64 = lambda key: arrays[key].astype(np.float64)  # noqa: E731
+        convs = []
+        while f"conv{len(convs)}_weight" in arrays:
+            i = len(convs)
+            stride, padding = (int(v) for v in arrays[f"conv{i}_shape"])
+            convs.append(Conv(as64(f"conv{i}_weight"), as64(f"conv{i}_bias"), stride, padding))
+        layers = []
+        while f"layer{len(layers)}_fwd_W_f" in arrays:
+            k = len(layers)
+            layers.append({d: LstmWeights(**{name: as64(f"layer{k}_{d}_{name}") for name in
+                                             ("W_f", "b_f", "W_i", "b_i", "W_C", "b_C", "W_o", "b_o")})
+                           for d in DIRECTIONS})
+        if not layers:
+            raise KeyError("no LSTM layers in the cached weights")
+        return cls(convs, layers, as64("output_weight"), as64("output_bias"), source,
+                   json.loads(str(arrays["metadata"])))
+
+    @classmethod
+    def _parse_onnx(cls, path: Path) -> ReferenceNetwork:
+        """Read the weights from the ONNX graph itself (imports `onnx`)."""
         try:
             import onnx
             from onnx import numpy_helper
@@ -336,6 +398,16 @@ class ReferenceNetwork:
         if not layers:
             raise InspectionError(f"{path}: no LSTM nodes in the graph")
         return cls(convs, layers, weight, bias, str(path), metadata)
+
+
+def _weights_cache_file(path: Path) -> Path:
+    """Where the weights of model file `path` are cached: keyed by its resolved path, size and
+    modification time (a rewritten file gets a new entry)."""
+    from recog._cache import cache_dir
+
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|1".encode()).hexdigest()[:32]
+    return cache_dir() / "reference" / f"{key}.npz"
 
 
 def _output_layer(graph: Any, init: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, np.ndarray]:
