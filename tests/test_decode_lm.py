@@ -83,7 +83,7 @@ def test_gzip_arpa_reads_like_the_plain_file(tmp_path):
         NgramLM.from_arpa(truncated)
 
 
-def test_bulk_blocks_read_like_single_lines(tmp_path, monkeypatch):
+def test_bulk_blocks_and_chunked_walks_read_like_single_lines(tmp_path, monkeypatch):
     import recog.decode.lm as lm_module
     import recog.text
 
@@ -92,7 +92,9 @@ def test_bulk_blocks_read_like_single_lines(tmp_path, monkeypatch):
     taken = []
     bulk = lm_module._read_block
     monkeypatch.setattr(lm_module, "_read_block", lambda *a: taken.append(bulk(*a)) or taken[-1])
+    monkeypatch.setattr(lm_module, "_WALK_ROWS", 7)  # states found a few rows at a time
     a = NgramLM.from_arpa(arpa)
+    monkeypatch.setattr(lm_module, "_WALK_ROWS", 1 << 20)
     assert any(taken) and not all(taken)
     monkeypatch.setattr(lm_module, "_read_block", lambda *a: False)
     b = NgramLM.from_arpa(arpa)

@@ -103,8 +103,8 @@ class ArpaData:
     Attributes:
         vocab: words by id: the unigrams in file order, `<unk>` appended when missing.
         words: int32[count_n, n] word ids of each n-gram.
-        logp: float64[count_n] natural-log probability.
-        backoff: float64[count_n] natural-log back-off weight, 0.0 where the file gives none.
+        logp: float32[count_n] natural-log probability (the file's log10 times ln 10 in float64, rounded).
+        backoff: float32[count_n] natural-log back-off weight, 0.0 where the file gives none.
     """
 
     vocab: list[str]
@@ -219,8 +219,8 @@ class _Section:
         self.declared = declared
         self.path = path
         self.words = np.empty((declared, n), np.int32)
-        self.logp = np.empty(declared, np.float64)
-        self.backoff = np.empty(declared, np.float64)
+        self.logp = np.empty(declared, np.float32)  # natural log (log10 * LN10 in float64, then rounded)
+        self.backoff = np.empty(declared, np.float32)
         self.rows = 0  # rows read, converted or pending
         self.filled = 0
         self.parts: list[list[str]] = []
@@ -242,12 +242,16 @@ class _Section:
             for p, lineno in zip(parts, self.linenos, strict=True):
                 _check_ngram_line(p, n, lookup, f"{self.path}:{lineno}")
             raise AssertionError("a chunk failed to convert but no line is wrong")  # pragma: no cover
-        end = self.filled + k
-        self.words[self.filled : end] = ids.reshape(k, n)
-        self.logp[self.filled : end] = logp
-        self.backoff[self.filled : end] = backoff
-        self.filled = end
+        self.store(ids.reshape(k, n), logp, backoff)
         self.parts, self.linenos = [], []
+
+    def store(self, ids: np.ndarray, logp10: np.ndarray, backoff10: np.ndarray) -> None:
+        """Append rows: word ids [k, n] and float64 log10 values (stored as float32 natural logs)."""
+        end = self.filled + ids.shape[0]
+        self.words[self.filled : end] = ids
+        self.logp[self.filled : end] = logp10 * LN10
+        self.backoff[self.filled : end] = backoff10 * LN10
+        self.filled = end
 
 
 def _check_ngram_line(parts: list[str], order: int, lookup, where: str) -> None:
@@ -328,11 +332,7 @@ def _read_block(sec: _Section, block: list[str], lookup) -> bool:
     if not (np.isfinite(logp).all() and np.isfinite(backoff).all()):
         return False
     sec.flush(lookup)  # lines read one by one before this block come first
-    end = sec.filled + k
-    sec.words[sec.filled : end] = ids
-    sec.logp[sec.filled : end] = logp
-    sec.backoff[sec.filled : end] = backoff
-    sec.filled = end
+    sec.store(ids, logp, backoff)
     sec.rows += k
     return True
 
@@ -441,14 +441,13 @@ def read_arpa(path: str | Path) -> ArpaData:
     for special in (BOS, EOS):
         if special not in word_id:
             raise ArpaFormatError(f"{path}: {special} is missing from the unigrams")
-    data = ArpaData(vocab, [s.words for s in sections], [s.logp * LN10 for s in sections],
-                    [s.backoff * LN10 for s in sections])
+    data = ArpaData(vocab, [s.words for s in sections], [s.logp for s in sections], [s.backoff for s in sections])
     if UNK not in word_id:
         word_id[UNK] = len(vocab)
         vocab.append(UNK)
         data.words[0] = np.append(data.words[0], [[word_id[UNK]]], axis=0).astype(np.int32)
-        data.logp[0] = np.append(data.logp[0], MISSING_UNK_LOG10 * LN10)
-        data.backoff[0] = np.append(data.backoff[0], 0.0)
+        data.logp[0] = np.append(data.logp[0], np.float32(MISSING_UNK_LOG10 * LN10))
+        data.backoff[0] = np.append(data.backoff[0], np.float32(0.0))
     return data
 
 
@@ -472,7 +471,7 @@ class _OrderIndex:
     """Sorted hash keys `state * V + word` of one order, to find an n-gram's entry by its key."""
 
     def __init__(self, keys: np.ndarray, first_entry: int):
-        self.perm = np.argsort(keys, kind="stable")
+        self.perm = np.argsort(keys, kind="stable").astype(np.int32)
         self.sorted = keys[self.perm]
         self.first_entry = first_entry
 
@@ -481,7 +480,7 @@ class _OrderIndex:
         if self.sorted.size == 0:
             return np.full(keys.shape, -1, np.int64)
         i = np.minimum(np.searchsorted(self.sorted, keys), self.sorted.size - 1)
-        return np.where(self.sorted[i] == keys, self.first_entry + self.perm[i], -1)
+        return np.where(self.sorted[i] == keys, self.first_entry + self.perm[i].astype(np.int64), -1)
 
 
 def _walk(cols: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarray:
@@ -498,8 +497,21 @@ def _walk(cols: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarra
     return state
 
 
+# Rows walked at a time (bounds the temporary arrays of a load).
+_WALK_ROWS = 1 << 20
+
+
+def _walk_chunked(cols: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarray:
+    """`_walk` over slices of rows."""
+    return np.concatenate([_walk(cols[i : i + _WALK_ROWS], index, n_vocab)
+                           for i in range(0, cols.shape[0], _WALK_ROWS)] or [np.zeros(0, np.int64)])
+
+
 def _longest_suffix_state(rows: np.ndarray, index: list[_OrderIndex], n_vocab: int) -> np.ndarray:
     """State of the longest listed proper suffix `w_j..w_n` (j >= 2) of each row; 0 (empty history) when none."""
+    if rows.shape[0] > _WALK_ROWS:
+        return np.concatenate([_longest_suffix_state(rows[i : i + _WALK_ROWS], index, n_vocab)
+                               for i in range(0, rows.shape[0], _WALK_ROWS)])
     out = np.zeros(rows.shape[0], np.int64)
     todo = np.arange(rows.shape[0])
     for j in range(1, rows.shape[1]):
@@ -529,7 +541,7 @@ def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables
         if n == 1:
             ctx = np.zeros(rows.shape[0], np.int64)
         else:
-            ctx = _walk(rows[:, : n - 1], index, n_vocab)
+            ctx = _walk_chunked(rows[:, : n - 1], index, n_vocab)
             missing = np.flatnonzero(ctx < 0)
             if missing.size:
                 words = " ".join(data.vocab[i] for i in rows[missing[0]])
@@ -558,8 +570,8 @@ def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables
             nxt[lo:hi] = _longest_suffix_state(rows, index, n_vocab) if n > 1 else 0
     del index
     # The file's arrays are not needed any more: release them before the hash table is built.
-    logp = np.concatenate(data.logp).astype(np.float32)
-    backoff_arr = np.concatenate([[0.0], *data.backoff[: order - 1]]).astype(np.float32)
+    logp = np.concatenate(data.logp)
+    backoff_arr = np.concatenate([np.zeros(1, np.float32), *data.backoff[: order - 1]])
     data.words.clear()
     data.logp.clear()
     data.backoff.clear()
