@@ -12,7 +12,7 @@ NPROC ?= 1
 RUNTIME_STAMP := .venv/.runtime-installed
 STAMP := .venv/.installed
 
-.PHONY: setup runtime-setup lock sysdeps test lint demo train-digits train-digits-all eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv runtime-check check-fsdd check-yesno prepare-yesno
+.PHONY: setup runtime-setup lock sysdeps test lint demo train-digits train-digits-all train-digits-ensemble train-digits-all-ensemble ship-digits-ensemble eval-digits prepare-digits ship-digits bench bench-deps plot clean-venv runtime-check check-fsdd check-yesno prepare-yesno
 
 # Two layers, each from its lock file (exact versions tested here; pyproject.toml holds the ranges):
 # the runtime alone (numpy, librosa, numba, onnxruntime: what `make demo` needs, no torch), then
@@ -105,6 +105,29 @@ train-digits-all: prepare-digits
 ship-digits: setup
 	-$(RECOG) export $(DIGITS_MODEL) -o exp/digits/heldout.onnx --quantize int8
 	$(RECOG) export exp/digits_all4/averaged.pt -o models/digits-en/model.onnx --metrics-from $(DIGITS_MODEL)
+
+# Ensembles of seeds (recog.train.ensemble): K runs of the recipe, seeds SEED..SEED+K-1, into
+# OUT/seed<N>/; JOBS of them side by side (the cores split between them). Finished members are
+# kept and interrupted ones resume, so the same command continues an ensemble. The held-out
+# ensemble gives the honest figures; the all-speaker ensemble is the one to ship.
+K ?= 3
+SEED ?= 0
+JOBS ?= 1
+ENSEMBLE := --set train.ensemble=$(K) --set train.ensemble_jobs=$(JOBS) --set seed=$(SEED)
+DIGITS_ENS := exp/digits_ens
+DIGITS_ALL_ENS := exp/digits_all4_ens
+train-digits-ensemble: prepare-digits
+	$(RECOG) train pipelines/digits/config.toml $(ENSEMBLE) --set out_dir=$(DIGITS_ENS) $(ARGS)
+
+train-digits-all-ensemble: prepare-digits
+	$(RECOG) train pipelines/digits/config.toml $(ENSEMBLE) --set out_dir=$(DIGITS_ALL_ENS) --set 'data.train=["data/fsdd/strings.jsonl", "data/fsdd/isolated.jsonl", "data/synth/synth.jsonl"]' $(ARGS)
+
+# One ONNX graph per ensemble (the log of the mean of the members' posteriors); the held-out
+# ensemble is measured on the held-out speaker at export and lends its figures to the shipped one.
+ENS_SEEDS = $(shell seq $(SEED) $$(( $(SEED) + $(K) - 1 )))
+ship-digits-ensemble: setup
+	$(RECOG) export $(foreach s,$(ENS_SEEDS),$(DIGITS_ENS)/seed$(s)/averaged.pt) -o $(DIGITS_ENS)/heldout.onnx
+	$(RECOG) export $(foreach s,$(ENS_SEEDS),$(DIGITS_ALL_ENS)/seed$(s)/averaged.pt) -o models/digits-en/model.onnx --metrics-from $(DIGITS_ENS)/heldout.onnx
 
 # ---- online handwriting recipe (IAM-OnDB lines, writer-independent val1/val2) ----
 # IAM-OnDB is non-commercial research data: the prepared packs stay in the git-ignored data/ folder.
