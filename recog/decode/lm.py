@@ -578,10 +578,13 @@ def _make_tables(data: ArpaData, word_id: dict[str, int], path: str) -> LMTables
     tkeys, tvals = build_table(keys, np.arange(n_entries, dtype=np.int32))
     bos = word_id[BOS]
     meta = np.array([n_vocab, bos + 1 if order > 1 else 0, word_id[EOS], word_id[UNK], order], np.int64)
-    # <s> is never predicted: leave it out of the bound.
-    predicted = (keys % n_vocab) != bos
+    # <s> is never predicted: leave it out of the bound (a slice at a time: no key-sized temporaries).
     listed_max = np.full(n_states, -np.inf, np.float32)
-    np.maximum.at(listed_max, (keys[predicted] // n_vocab).astype(np.int64), logp[predicted])
+    for lo in range(0, n_entries, _WALK_ROWS):
+        k, lp = keys[lo : lo + _WALK_ROWS], logp[lo : lo + _WALK_ROWS]
+        predicted = (k % n_vocab) != bos
+        np.maximum.at(listed_max, k[predicted] // n_vocab, lp[predicted])
+    del keys
     state_max = _state_max(listed_max, backoff_arr, suffix)
     return LMTables(tkeys, tvals, logp, nxt, backoff_arr, suffix, state_max, meta)
 
