@@ -250,6 +250,19 @@ eval-librispeech: setup
 	    --decoder beam --lm $(LS_LM) $(LS_LM_WEIGHTS) || exit 1; fi; \
 	done
 
+# ---- GPU check: 200 steps of the digits recipe on every visible GPU (bf16 autocast, cuDNN, DistributedDataParallel
+# over NCCL, one process per GPU), the loss against a CPU float32 run of the same batches, input frames/s and the
+# model FLOP/s as a fraction of the bf16 matmul peak measured in the same process (recog/bench/gpu_check.py).
+# Reads the digits manifests that exist (make prepare-digits), else random features. Without a GPU it exits
+# with status 3 and a line "no GPU: ...". GPU_CHECK_ARGS: e.g. --steps 400 --json gpu-check.json.
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-check
+gpu-check: setup
+	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); \
+	if [ "$${n:-0}" -gt 0 ]; then \
+	  set -x; $(PY) -m torch.distributed.run --standalone --nproc-per-node $$n -m recog bench gpu pipelines/digits/config.toml $(GPU_CHECK_ARGS); \
+	else $(RECOG) bench gpu pipelines/digits/config.toml $(GPU_CHECK_ARGS); fi
+
 # ---- benchmarks: the whole suite as markdown on stdout (progress on stderr); see BENCHMARKS.md.
 # Run on an otherwise idle machine. Decoder peers (flashlight-text, pyctcdecode, fast-ctc-decode)
 # come from `make bench-deps`; without them their rows are skipped.

@@ -45,11 +45,12 @@ class ItemPool:
 
 
 def recipe_alphabet(config: RecipeConfig, texts: list[str]) -> Alphabet:
-    """The recipe's alphabet: configured, else from its transcripts, else space + a-z."""
-    if config.text.alphabet:
-        return Alphabet.from_string(config.text.alphabet)
-    if texts:
-        return Alphabet.from_texts(config.text.normalizer(t) for t in texts)
+    """The recipe's alphabet as training builds it (configured, else from its transcripts; characters
+    or words, `text.units`), else space + a-z."""
+    from recog.train.trainer import build_alphabet
+
+    if config.text.alphabet or texts:
+        return build_alphabet(config, texts)
     return Alphabet.from_string(DEFAULT_SYNTHETIC_ALPHABET)
 
 

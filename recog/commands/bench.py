@@ -1,7 +1,7 @@
-"""`recog bench {decode,runtime,train} ...`: the benchmarks behind BENCHMARKS.md (see `recog.bench`).
+"""`recog bench {decode,runtime,train,gpu} ...`: the benchmarks behind BENCHMARKS.md (see `recog.bench`).
 
 Each prints Markdown tables on stdout (progress on stderr) and can also write
-its results as JSON.
+its results as JSON. `gpu` is the GPU training check behind `make gpu-check`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ def _csv(kind: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks: decoders, runtime pipeline, training throughput",
+    p = sub.add_parser("bench", help="benchmarks: decoders, runtime pipeline, training throughput, GPU check",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="bench_command", metavar="SUBVERB", required=True)
     _register_decode(verbs)
     _register_runtime(verbs)
     _register_train(verbs)
+    _register_gpu(verbs)
 
 
 # ---- decode ------------------------------------------------------------------------------
@@ -186,3 +187,65 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         write_json(report, args.json)
     return 0
+
+
+# ---- gpu ---------------------------------------------------------------------------------
+def _register_gpu(verbs: argparse._SubParsersAction) -> None:
+    from recog.bench.gpu_check import DEFAULT_CONFIG, NO_GPU_EXIT, GpuCheckOptions
+
+    d = GpuCheckOptions()
+    g = verbs.add_parser(
+        "gpu", help="GPU training check: loss against a CPU run, frames/s, fraction of the bf16 matmul peak",
+        description="Train STEPS steps of a recipe's model on CUDA (bf16 autocast, cuDNN; under torchrun "
+        "DistributedDataParallel over NCCL, one process per GPU: `make gpu-check`), check that the loss "
+        "falls and follows a CPU float32 run of the same batches, and report input frames/s and the model "
+        "FLOP/s as a fraction of the bf16 matmul peak measured in the same process (recog/bench/gpu_check.py). "
+        f"Exit status 0: both checks pass; 1: one failed; {NO_GPU_EXIT}: no CUDA device (\"no GPU: ...\").")
+    g.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG, help="recipe TOML file")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable), as for `recog train`")
+    g.add_argument("--steps", type=int, default=d.steps, help="optimizer steps on the GPU(s)")
+    g.add_argument("--cpu-steps", type=int, default=d.cpu_steps, help="steps of the CPU reference run")
+    g.add_argument("--batches", type=int, default=d.batches, help="distinct batches per GPU, cycled")
+    g.add_argument("--window", type=int, default=d.window, help="steps per window of the loss comparison")
+    g.add_argument("--rel-tol", type=float, default=d.rel_tol,
+                   help="largest relative difference of a window's mean loss, GPU vs CPU")
+    g.add_argument("--fall-ratio", type=float, default=d.fall_ratio,
+                   help="the last window's mean loss must be at most this times the first's")
+    g.add_argument("--peak-size", type=int, default=d.peak_size, help="n of the [n, n] bf16 matmul peak")
+    g.add_argument("--synthetic", action="store_true", help="random data even when the manifests exist")
+    g.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                   help="cpu: run the same check on the CPU (gloo under torchrun), to test the check itself")
+    g.add_argument("--json", type=Path, default=None, help="also write the report (with the loss curves) here")
+    g.set_defaults(func=run_gpu)
+
+
+def run_gpu(args: argparse.Namespace) -> int:
+    import json
+
+    from recog.bench.gpu_check import NO_GPU_EXIT, GpuCheckOptions, summary_lines
+    from recog.bench.gpu_train import no_gpu_reason, run_check
+    from recog.config import ConfigError
+
+    opts = GpuCheckOptions(config=args.config, overrides=args.overrides, steps=args.steps, cpu_steps=args.cpu_steps,
+                           batches=args.batches, window=args.window, rel_tol=args.rel_tol,
+                           fall_ratio=args.fall_ratio, peak_size=args.peak_size, synthetic=args.synthetic)
+    try:
+        opts.validate()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and (reason := no_gpu_reason()):
+        print(reason, file=sys.stderr)
+        return NO_GPU_EXIT
+    try:
+        report = run_check(opts, args.device)
+    except (ConfigError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if "ok" not in report:  # ranks other than 0 only trained
+        return 0
+    print("\n".join(summary_lines(report)))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0 if report["ok"] else 1
