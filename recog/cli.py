@@ -14,7 +14,7 @@ import sys
 from recog import __version__
 
 # Verb modules, in the order `recog --help` lists them.
-COMMANDS = ["prepare", "train", "average", "evaluate", "export", "transcribe", "lm", "tune_lm", "models", "serve", "warmup", "bench", "plot", "render", "align", "inspect"]
+COMMANDS = ["prepare", "shard", "train", "average", "evaluate", "export", "transcribe", "lm", "tune_lm", "models", "serve", "warmup", "bench", "plot", "render", "align", "inspect"]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

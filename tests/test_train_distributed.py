@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from recog.config import load_config
@@ -27,11 +28,14 @@ def _epoch_losses(out_dir):
     return [json.loads(line)["loss"] for line in (out_dir / "log.jsonl").read_text().splitlines()]
 
 
-def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, tone_corpus):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, tone_corpus, workers):
     # One process accumulating 2 batches per step sees the global batch that 2 ranks of 1 batch see:
     # step s takes global batches 2s and 2s+1 (rank r: batches r::2). The 8 utterances make 3
-    # batches, so the last step of each epoch has a padding slot on rank 1 (weight 0).
-    single = Trainer(load_config(_write_config(tmp_path, tone_corpus, "single"), ["train.accum_grad=2"]))
+    # batches, so the last step of each epoch has a padding slot on rank 1 (weight 0). With
+    # workers, each rank's 2 data-loader processes read and featurize its batches.
+    workers_set = f"train.num_workers={workers}"
+    single = Trainer(load_config(_write_config(tmp_path, tone_corpus, "single"), ["train.accum_grad=2", workers_set]))
     assert len(single.sampler.batches()) % 2 == 1  # the remainder case is exercised
     single.run()
 
@@ -39,7 +43,7 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, tone_c
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "recog", "train", str(cfg)],
+         "-m", "recog", "train", str(cfg), "--set", workers_set],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -98,3 +102,33 @@ def test_validation_counts_are_summed_over_ranks(tmp_path, tone_corpus):
         shared = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert shared == {**alone.__dict__}, (rank, shared, alone)
     assert alone.utterances == 8
+
+
+def test_two_ranks_stream_their_own_shards_in_lockstep(tmp_path, tone_corpus):
+    # Shards of unequal sizes: the rank with fewer batches gets zero-weight padding slots, so both
+    # ranks run the same steps; every utterance is trained on once per epoch (tests/test_shards.py).
+    from recog.data.manifest import read_manifest
+    from recog.data.shard_sampler import ShardSampler
+    from recog.data.shards import load_index, write_shards
+
+    index = write_shards(read_manifest(tone_corpus), tmp_path / "shards", shard_mb=0.03, progress=False).index
+    cfg = tmp_path / "sharded.toml"
+    cfg.write_text(_write_config(tmp_path, tone_corpus, "sharded", epochs=2).read_text()
+                   .replace(f'train = ["{tone_corpus}"]', f'train = ["{index}"]'))
+    config = load_config(cfg)
+    frames = [[config.features.num_frames(round(d * config.features.sample_rate)) for d in s.lengths]
+              for s in load_index(index).shards]
+    steps, padded = 0, False
+    for epoch in range(2):
+        sampler = ShardSampler(frames, config.train.max_frames, seed=config.seed, num_replicas=2, rank=0)
+        sampler.set_epoch(epoch)
+        steps += sampler.steps_per_epoch()
+        padded = padded or None in sampler.batches()
+    assert padded  # one rank runs out of batches before the other
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "recog", "train", str(cfg), "--set", "train.num_workers=1"],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load_state(tmp_path / "sharded" / "last.pt")["step"] == steps

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from recog.cli import main
 from recog.config import load_config
+from recog.data.manifest import read_manifest
+from recog.data.shards import load_index, write_shards
 from recog.model.checkpoint import load_state
 from recog.train.checkpoint import step_checkpoints
 from recog.train.trainer import Trainer
@@ -33,9 +36,9 @@ time_mask_width = 5
 """
 
 
-def _config_path(tmp_path, manifest, name, keep=""):
+def _config_path(tmp_path, manifest, name, keep="", epochs=EPOCHS):
     path = tmp_path / f"{name}.toml"
-    text = tone_config_toml(manifest, tmp_path / name, EPOCHS, EXTRA.format(keep=keep))
+    text = tone_config_toml(manifest, tmp_path / name, epochs, EXTRA.format(keep=keep))
     path.write_text(text.replace("max_frames = 250\n", "").replace("dropout = 0.0", "dropout = 0.3"))
     return path
 
@@ -56,26 +59,54 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, to
     assert kept[0].read_bytes() == (tmp_path / "full" / "last.pt").read_bytes()
 
     cfg = _config_path(tmp_path, tone_corpus, "killed")
+    _kill_after_first_checkpoint(cfg, tmp_path / "killed", full.step)
+    assert main(["train", str(cfg), "--resume"]) == 0
+    _assert_same_model(tmp_path / "full" / "last.pt", tmp_path / "killed" / "last.pt")
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, EPOCHS + 1))  # no epoch logged twice
+
+
+def _kill_after_first_checkpoint(cfg, out_dir, final_step, overrides=()):
+    """Run `recog train cfg` in a process and SIGKILL it once it has written its first checkpoint."""
     # last.pt is linked to a step checkpoint just after it is written: wait for the link, so the kill
     # never falls between the two (a run killed there resumes from the step file; tested below)
-    first = tmp_path / "killed" / "last.pt"
-    with open(tmp_path / "killed.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "recog", "train", str(cfg)], cwd=ROOT,
+    first = out_dir / "last.pt"
+    log_path = out_dir.with_suffix(".log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "recog", "train", str(cfg), *overrides], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 120
         while not first.exists() and proc.poll() is None and time.time() < deadline:
             time.sleep(0.002)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, (tmp_path / "killed.log").read_text()[-2000:]
-    at_kill = load_state(tmp_path / "killed" / "last.pt")
-    assert 2 <= at_kill["step"] < full.step  # interrupted before the end
+    assert proc.returncode == -signal.SIGKILL, log_path.read_text()[-2000:]
+    at_kill = load_state(first)
+    assert 2 <= at_kill["step"] < final_step  # interrupted before the end
     print("killed at step", at_kill["step"], "batch", at_kill["batch_in_epoch"], "of epoch", at_kill["epoch"])
 
-    assert main(["train", str(cfg), "--resume"]) == 0
+
+@pytest.mark.parametrize("source", ["manifest", "shards"])
+def test_sigkill_with_loader_workers_then_resume_matches(tmp_path, tone_corpus, source):
+    # Batches are built by 2 worker processes (the resumed run: by 1); their augmentation is
+    # seeded per batch, and a shard stream restarts at the recorded batch by replaying its plan.
+    train = tone_corpus
+    if source == "shards":
+        train = write_shards(read_manifest(tone_corpus), tmp_path / "shards", shard_mb=0.03, progress=False).index
+        assert len(load_index(train).shards) >= 2
+
+    def config(name):
+        path = _config_path(tmp_path, train, name, epochs=3)
+        path.write_text(path.read_text().replace(f'dev = ["{train}"]', f'dev = ["{tone_corpus}"]'))
+        return path
+
+    full = Trainer(load_config(config("full"), ["train.num_workers=2"]))
+    assert full.train.sharded == (source == "shards") and full.steps_per_epoch > 2
+    full.run()
+    cfg = config("killed")
+    _kill_after_first_checkpoint(cfg, tmp_path / "killed", full.step, ["--set", "train.num_workers=2"])
+    assert main(["train", str(cfg), "--resume", "--set", "train.num_workers=1"]) == 0
     _assert_same_model(tmp_path / "full" / "last.pt", tmp_path / "killed" / "last.pt")
-    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
-    assert epochs == list(range(1, EPOCHS + 1))  # no epoch logged twice
 
 
 def test_damaged_checkpoints_are_reported_and_an_older_one_resumes_mid_epoch(tmp_path, tone_corpus, capsys):

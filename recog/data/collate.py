@@ -19,6 +19,7 @@ class Batch:
         lengths: [B] int64 frames per utterance.
         targets: [sum(L)] int64 token ids, concatenated (CTC loss layout).
         target_lengths: [B] int64 tokens per utterance.
+        sources: the file (segment address, `shard.tar:KEY`) of each utterance, in batch order.
         problems: (path, reason, detail) of the utterances of this batch that could not be
             used when read (`recog.data.items.UnusableItem`); they are not in the tensors.
         real: False for a stand-in batch (`placeholder`) when no utterance could be used:
@@ -29,6 +30,7 @@ class Batch:
     lengths: torch.Tensor
     targets: torch.Tensor
     target_lengths: torch.Tensor
+    sources: list[str] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     real: bool = True
 
@@ -36,17 +38,18 @@ class Batch:
         return self.features, self.lengths, self.targets, self.target_lengths
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in self._tensors()), self.problems, self.real)
+        return Batch(*(t.to(device, non_blocking=True) for t in self._tensors()), self.sources, self.problems,
+                     self.real)
 
     def pin_memory(self) -> Batch:
         """The batch in page-locked host memory (called by a DataLoader with pin_memory=True)."""
-        return Batch(*(t.pin_memory() for t in self._tensors()), self.problems, self.real)
+        return Batch(*(t.pin_memory() for t in self._tensors()), self.sources, self.problems, self.real)
 
     @classmethod
     def placeholder(cls, dim: int, problems: list[tuple[str, str, str]]) -> Batch:
         """A stand-in batch of one silent utterance [1, PLACEHOLDER_FRAMES, dim] with no tokens."""
         return cls(torch.zeros(1, PLACEHOLDER_FRAMES, dim), torch.tensor([PLACEHOLDER_FRAMES]),
-                   torch.zeros(0, dtype=torch.long), torch.zeros(1, dtype=torch.long), problems, real=False)
+                   torch.zeros(0, dtype=torch.long), torch.zeros(1, dtype=torch.long), [], problems, real=False)
 
 
 def pad_features(features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

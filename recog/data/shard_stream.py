@@ -150,17 +150,18 @@ class ShardStream(torch.utils.data.IterableDataset):
         rng = self.corpus.rng
         for slot in mine:
             rng.manual_seed(self.batch_seed(self.seed, self.epoch, slot.index))
-            items, problems = [], []
+            items, sources, problems = [], [], []
             for item in slot.indices:
                 shard, _ = self.corpus.locate(item)
                 try:
                     key, members = reader.take(item)
                     items.append(self.corpus.example(shard, key, members, rng))
+                    sources.append(f"{self.corpus.paths[shard]}:{key}")
                 except UnusableItem as err:
                     problems.append((err.path, err.reason, err.detail))
             if items:
                 batch = collate(items)
-                batch.problems = problems
+                batch.sources, batch.problems = sources, problems
             else:
                 batch = Batch.placeholder(self.corpus.feature_dim, problems)
             yield batch

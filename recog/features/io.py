@@ -169,10 +169,8 @@ def _read_sound(file: str | io.BytesIO, source: str, sample_rate: int, min_secon
             rate = int(f.samplerate)
             first, last = 0, int(f.frames)
             if segment is not None:
-                if rate <= 0:
-                    raise AudioReadError(f"{source}: sample rate {rate} Hz")
-                first, last = segment_frames(source, segment[0], segment[1], rate, int(f.frames))
                 source = segment_address(source, *segment)
+                first, last = segment_frames(source, segment[0], segment[1], max(rate, 1), int(f.frames))
             problem = current(limits).audio_problem(source, rate, int(f.channels), last - first,
                                                     sample_rate, whole=True)
             if problem:

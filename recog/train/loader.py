@@ -29,16 +29,17 @@ from recog.train.rng import AUGMENT, batch_seed
 
 def build_batch(dataset: AudioDataset | InkDataset, indices: Sequence[int]) -> Batch:
     """Collate dataset items `indices`, leaving out (and listing) the unusable ones."""
-    items, problems = [], []
+    items, sources, problems = [], [], []
     for i in indices:
         try:
             items.append(dataset[i])
+            sources.append(dataset.source(i))
         except UnusableItem as err:
             problems.append((err.path, err.reason, err.detail))
     if not items:
         return Batch.placeholder(dataset.feature_dim, problems)
     batch = collate(items)
-    batch.problems = problems
+    batch.sources, batch.problems = sources, problems
     return batch
 
 

@@ -68,8 +68,9 @@ def validate(
             problems += batch.problems
             if not batch.real:
                 continue
-            bad = {path for path, _, _ in batch.problems}
+            bad = {path for path, _, _ in batch.problems}  # left out of the batch
             chosen = [i for i in (indices[p] for p in positions) if dataset.source(i) not in bad]
+            assert len(chosen) == len(batch.sources), (chosen, batch.sources)
             batch = batch.to(device)
             log_probs, out_lengths = model(batch.features, batch.lengths)
             log_probs = log_probs.float().cpu().numpy()
