@@ -97,10 +97,10 @@ def test_the_check_runs_on_cpu_and_matches_its_reference(tmp_path, capsys: pytes
             "--batches", "4", "--fall-ratio", "0.95", "--peak-size", "64", "--json", str(out)]
     assert main(args + [a for o in TINY for a in ("--set", o)]) == 0
     report = json.loads(out.read_text())
-    assert report["ok"] and report["curve_worst"] < 1e-6
+    assert report["ok"] and report["curve_worst"] < 1e-5
     assert report["ranks"] == 1 and report["ddp"] == "off" and report["device"] == "cpu"
     assert len(report["losses"]) == 16 and len(report["cpu_losses"]) == 8
-    assert report["losses"][:8] == pytest.approx(report["cpu_losses"], rel=1e-6)
+    assert report["losses"][:8] == pytest.approx(report["cpu_losses"], rel=1e-5)
     assert report["timed_steps"] == 12 and report["frames_per_s"] > 0 and 0 < report["peak_fraction"]
     text = capsys.readouterr().out
     assert "gpu-check: ok" in text and "loss falls" in text

@@ -188,10 +188,12 @@ def run_check(opts: GpuCheckOptions, device_type: str = "cuda") -> dict:
 
 def _reference_check(opts: GpuCheckOptions, config: RecipeConfig, data: _Data, mc: ModelConfig,
                      losses: list[float]) -> dict:
-    """The CPU float32 run of the first `cpu_steps` steps and both loss checks (rank 0)."""
+    """The CPU float32 run of the first `cpu_steps` steps and both loss checks (rank 0), on
+    `train.threads` threads, else on every core (the other ranks have finished by then)."""
     cpu = torch.device("cpu")
     threads = torch.get_num_threads()
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(config.train.threads or cores)
     try:
         torch.manual_seed(config.seed)
         reference = BiLSTMCTC(mc)
