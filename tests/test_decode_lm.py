@@ -132,6 +132,7 @@ def test_missing_unk_gets_kenlm_default(tmp_path):
         (lambda s: s.replace("-0.4\ta b\n", "-0.4\ta b c d\n"), r"toy\.arpa:14: expected 'log10p w1 \.\. w2"),
         (lambda s: s.replace("\\end\\\n", ""), r"toy\.arpa:\d+: end of file before \\end\\"),
         (lambda s: s.replace("ngram 2=3", "ngram 2=4"), r"declares 4 2-grams but the section has 3"),
+        (lambda s: s.replace("ngram 2=3", "ngram 2=300000000000"), r"declares 300000000000 2-grams but the section has 3"),
         (lambda s: s.replace("-0.1\tb </s>", "-0.1\tb c"), r"toy\.arpa:15: word 'c' is not among the unigrams"),
         (lambda s: s.replace("-0.7\ta\t-0.3", "x.7\ta\t-0.3"), r"toy\.arpa:9: expected a log10 probability, got 'x\.7'"),
         (lambda s: s.replace("\\data\\", "data"), r"end of file before \\data\\"),

@@ -208,21 +208,19 @@ _CHUNK = 1 << 16
 
 
 class _Section:
-    """The n-grams of one order being read: arrays sized by the header's count, filled chunk by chunk.
+    """The n-grams of one order being read, kept as converted chunks of arrays.
 
     Lines are split as they come and converted a chunk at a time (numbers and word ids in
     bulk); a chunk that does not convert is checked line by line for the error message.
+    Nothing is allocated from the header's count (a damaged header cannot ask for memory).
     """
 
     def __init__(self, n: int, declared: int, path: str):
         self.n = n
         self.declared = declared
         self.path = path
-        self.words = np.empty((declared, n), np.int32)
-        self.logp = np.empty(declared, np.float32)  # natural log (log10 * LN10 in float64, then rounded)
-        self.backoff = np.empty(declared, np.float32)
         self.rows = 0  # rows read, converted or pending
-        self.filled = 0
+        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.parts: list[list[str]] = []
         self.linenos: list[int] = []
 
@@ -246,12 +244,16 @@ class _Section:
         self.parts, self.linenos = [], []
 
     def store(self, ids: np.ndarray, logp10: np.ndarray, backoff10: np.ndarray) -> None:
-        """Append rows: word ids [k, n] and float64 log10 values (stored as float32 natural logs)."""
-        end = self.filled + ids.shape[0]
-        self.words[self.filled : end] = ids
-        self.logp[self.filled : end] = logp10 * LN10
-        self.backoff[self.filled : end] = backoff10 * LN10
-        self.filled = end
+        """Append rows: word ids [k, n] and float64 log10 values, kept as float32 natural logs
+        (log10 * LN10 in float64, then rounded once)."""
+        self.chunks.append((ids, (logp10 * LN10).astype(np.float32), (backoff10 * LN10).astype(np.float32)))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(words int32 [rows, n], logp float32 [rows], backoff float32 [rows]); the chunks are let go."""
+        chunks, self.chunks = self.chunks, []
+        if not chunks:
+            return np.zeros((0, self.n), np.int32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))  # type: ignore[return-value]
 
 
 def _check_ngram_line(parts: list[str], order: int, lookup, where: str) -> None:
@@ -441,7 +443,12 @@ def read_arpa(path: str | Path) -> ArpaData:
     for special in (BOS, EOS):
         if special not in word_id:
             raise ArpaFormatError(f"{path}: {special} is missing from the unigrams")
-    data = ArpaData(vocab, [s.words for s in sections], [s.logp for s in sections], [s.backoff for s in sections])
+    data = ArpaData(vocab, [], [], [])
+    for s in sections:
+        words, logp, backoff = s.arrays()
+        data.words.append(words)
+        data.logp.append(logp)
+        data.backoff.append(backoff)
     if UNK not in word_id:
         word_id[UNK] = len(vocab)
         vocab.append(UNK)
