@@ -1,0 +1,104 @@
+"""Single seeds against ensembles of seeds on a held-out set: the distribution, not the best run.
+
+    python tools/ensemble_heldout.py --members exp/digits_ens/seed{0,1,2,3}/averaged.pt \
+        --manifest pipelines/digits/data/fsdd/dev_strings.jsonl pipelines/digits/data/fsdd/dev_isolated.jsonl \
+        --size 3 [--json out.json]
+
+Each member (a checkpoint or an fp32 ONNX file of one recipe) runs once over every manifest
+(greedy decoding through `recog.runtime.evaluation`, log-probs kept); every subset of `--size`
+members is then scored by averaging the members' per-frame posteriors, log((1/M) Σ p_m), and
+decoding greedily: exactly what the graph `recog export A B C` writes computes (tested to 1e-4
+in tests/test_ensemble_export.py), without exporting each subset. Prints, per manifest, each
+member's WER, each subset's, and the mean and spread (min-max, sample standard deviation) of
+both groups; `--json` writes the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from recog.decode.greedy import greedy_decoder
+from recog.metrics import ErrorCounts
+from recog.runtime import Recognizer
+from recog.runtime.evaluation import evaluate
+
+
+def member_outputs(path: str, manifests: list[str]) -> tuple[Recognizer, dict[str, tuple[list, list, float, float]]]:
+    """Per manifest: (log-probs per utterance, references, WER %, CER %) of one member."""
+    rec = Recognizer.load(path, threads=0, keep_log_probs=True)
+    out = {}
+    for manifest in manifests:
+        result = evaluate(rec, manifest, progress=False)
+        if result.failed:
+            raise SystemExit(f"error: {path} could not read {len(result.failed)} input(s) of {manifest}")
+        out[manifest] = (result.log_probs, [r[1] for r in result.rows], result.wer, result.cer)
+    return rec, out
+
+
+def ensemble_rates(outputs: list[tuple[list, list, float, float]], decode) -> tuple[float, float]:
+    """WER, CER (percent) of the mean of the members' posteriors, greedy."""
+    references = outputs[0][1]
+    counts = ErrorCounts()
+    for i, ref in enumerate(references):
+        stacked = np.stack([o[0][i] for o in outputs])  # [M, T', V]
+        peak = stacked.max(axis=0)
+        log_mean = peak + np.log(np.exp(stacked - peak).mean(axis=0))
+        counts.add(ref, decode(log_mean))
+    return counts.wer, counts.cer
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """mean, min, max and sample standard deviation (0 for one value), rounded to 0.01."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": round(statistics.fmean(values), 2), "min": round(min(values), 2), "max": round(max(values), 2),
+            "sd": round(sd, 2), "n": len(values)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--members", nargs="+", required=True, help="checkpoints (.pt) or fp32 ONNX files of one recipe")
+    ap.add_argument("--manifest", nargs="+", required=True, help="held-out manifests")
+    ap.add_argument("--size", type=int, default=3, help="members per ensemble")
+    ap.add_argument("--json", default=None, help="also write the figures here")
+    args = ap.parse_args()
+    if not 2 <= args.size <= len(args.members):
+        raise SystemExit(f"error: --size must be between 2 and the number of members ({len(args.members)})")
+    per_member = {}
+    decode = None
+    for path in args.members:
+        print(f"running {path} ...", file=sys.stderr)
+        rec, per_member[path] = member_outputs(path, args.manifest)
+        alphabet = rec.info.alphabet
+        greedy = greedy_decoder(alphabet, rec.info.frame_rate)
+        decode = lambda lp, g=greedy: g(lp).text  # noqa: E731
+    report: dict = {"members": args.members, "size": args.size, "manifests": {}}
+    for manifest in args.manifest:
+        singles = {p: per_member[p][manifest][2] for p in args.members}
+        subsets = {}
+        for combo in itertools.combinations(args.members, args.size):
+            wer, _ = ensemble_rates([per_member[p][manifest] for p in combo], decode)
+            subsets[" + ".join(combo)] = round(wer, 2)
+        report["manifests"][manifest] = {
+            "single_wer": {p: round(w, 2) for p, w in singles.items()}, "single": spread(list(singles.values())),
+            "ensemble_wer": subsets, "ensemble": spread(list(subsets.values()))}
+        print(f"\n{manifest}")
+        for p, w in singles.items():
+            print(f"  single   {w:6.2f}  {p}")
+        for name, w in subsets.items():
+            print(f"  ensemble {w:6.2f}  {name}")
+        print(f"  singles:    {report['manifests'][manifest]['single']}")
+        print(f"  ensembles:  {report['manifests'][manifest]['ensemble']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
