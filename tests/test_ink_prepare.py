@@ -105,3 +105,30 @@ def test_prepared_real_lines_match_the_shared_arrays(iam_dir, tmp_path):
     utt = read_manifest(tmp_path / "val2.jsonl")[0]
     assert utt.text == "A MOVE to stop Mr . Gaitskell" and utt.extra["line_id"] == "a01-000u-01"
     np.testing.assert_array_equal(load_ink(utt.path).flat()[0], IamOnDb(iam_dir).ink(0).flat()[0])
+
+
+def test_ink_shards_give_the_features_of_the_manifest(tmp_path):
+    import tarfile
+
+    from recog.cli import main
+    from recog.data.sampler import Slot
+    from recog.data.shard_stream import ShardCorpus, ShardStream
+    from recog.data.shards import load_index
+
+    data = _fake_iam(tmp_path / "iam")
+    main(["prepare", "iam-ondb", "--data", str(data), "--out", str(tmp_path / "p")])
+    assert main(["shard", str(tmp_path / "p" / "train.jsonl"), "--out", str(tmp_path / "s"), "--no-shuffle"]) == 0
+    index = load_index(tmp_path / "s")
+    assert index.modality == "ink" and index.utterances == 2
+    with tarfile.open(index.shards[0].path) as tar:
+        assert tar.getnames() == ["000000000.ink.json", "000000000.json", "000000001.ink.json", "000000001.json"]
+    utts = read_manifest(tmp_path / "p" / "train.jsonl")
+    alphabet, config = Alphabet.from_texts(t for _, t in LINES), InkFeatureConfig()
+    expected = InkDataset(utts, config, alphabet, TextNormalizer())
+    assert index.shards[0].lengths.tolist() == [load_ink(u.path).num_points for u in utts]
+    corpus = ShardCorpus([(index, False)], config, None, alphabet, TextNormalizer())
+    (batch,) = list(ShardStream(corpus, [Slot(0, [0, 1], True, 2)], 0, 0, lambda *_: 0))
+    for row in range(2):
+        feats, targets = expected[row]
+        torch.testing.assert_close(batch.features[row, : len(feats)], feats, rtol=0, atol=1e-6)
+        assert batch.targets[batch.target_lengths[:row].sum():][: len(targets)].tolist() == targets.tolist()

@@ -181,3 +181,25 @@ def test_write_shards_reports_unreadable_rows(tmp_path, tone_corpus, capsys):
     report = write_shards(rows, tmp_path / "out", shard_mb=1, progress=False)
     assert report.utterances == 1 and report.skipped[0][0] == str(tmp_path / "missing.wav")
     assert "missing.wav: file not found" in capsys.readouterr().err
+
+
+def test_bad_rows_of_shards_are_reported_when_read(tmp_path, tone_corpus):
+    from recog.train.trainer import Trainer
+
+    rows = read_manifest(tone_corpus)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    sf.write(bad / "zeros.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    sf.write(bad / "short.wav", synth_utterance("a")[:400], RATE)
+    extra = [("zeros.wav", "ab"), ("short.wav", "abcdabcd"), ("short.wav", "abx")]
+    manifest = tmp_path / "mixed.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": str(u.path), "duration": u.duration, "text": u.text})
+                                + "\n" for u in rows)
+                        + "".join(json.dumps({"audio_filepath": str(bad / n), "text": t}) + "\n" for n, t in extra))
+    index = write_shards(read_manifest(manifest), tmp_path / "shards", shard_mb=0.03, progress=False).index
+    config = load_config(_config(tmp_path, index, tone_corpus, "bad", epochs=1), ["train.max_skip_fraction=0.5"])
+    Trainer(config).run()
+    report = json.loads((tmp_path / "bad" / "data_report.json").read_text())["splits"]["train"]
+    assert report["utterances"] == len(rows) + 3 and report["kept"] == len(rows)
+    assert {r: v["count"] for r, v in report["reasons"].items()} == {"silent": 1, "too_short": 1,
+                                                                      "unknown_characters": 1}

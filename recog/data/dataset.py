@@ -77,10 +77,10 @@ class AudioDataset(torch.utils.data.Dataset):
                 self.skipped.append((utt.address, "empty", "empty transcript"))
                 continue
             try:
-                if self.waves is not None:
+                if self.waves is not None:  # planned as without preload: the same batches either way
                     wave = self._read(str(utt.path), utt.offset, utt.end, no_speech)
                     self.waves.append(wave)
-                    samples = len(wave)
+                    samples = planned_samples(utt, features.sample_rate) if utt.duration > 0 else len(wave)
                 else:
                     samples = planned_samples(utt, features.sample_rate)
             except UnusableItem as err:

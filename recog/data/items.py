@@ -7,10 +7,13 @@ features from a manifest and from a shard.
 
 Problems found when an utterance is read are raised as `UnusableItem` with one
 of the data report's reasons (`recog.train.data_report.REASONS`): "unreadable",
-"empty" or "silent".
+"empty", "silent" (and, for shards, whose texts are read with the audio,
+"unknown_characters" and "too_short").
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,12 +36,23 @@ from recog.features.ink.strokes import Ink, InkError
 SILENCE_PEAK = 1e-4
 
 
+def ctc_min_frames(tokens: Sequence[int]) -> int:
+    """Output frames a CTC alignment of `tokens` needs: one per token + one blank per equal adjacent pair."""
+    repeats = sum(1 for a, b in zip(tokens, tokens[1:], strict=False) if a == b)
+    return len(tokens) + repeats
+
+
+def unknown_characters_detail(unknown: set[str]) -> str:
+    """The data report's detail for characters outside the alphabet: `'x' (U+0078), ...`."""
+    return "characters outside the alphabet: " + ", ".join(f"{c!r} (U+{ord(c):04X})" for c in sorted(unknown))
+
+
 class UnusableItem(Exception):
     """An utterance that cannot be trained on.
 
     Attributes:
         path: the file (or segment address, `pack.npz#i`, `shard.tar:KEY`).
-        reason: "unreadable", "empty" or "silent".
+        reason: one of `recog.train.data_report.REASONS`.
         detail: the cause, without the path.
     """
 

@@ -24,7 +24,14 @@ import numpy as np
 import torch
 
 from recog.data.collate import Batch, collate
-from recog.data.items import AudioFeaturizer, InkFeaturizer, UnusableItem, check_wave
+from recog.data.items import (
+    AudioFeaturizer,
+    InkFeaturizer,
+    UnusableItem,
+    check_wave,
+    ctc_min_frames,
+    unknown_characters_detail,
+)
 from recog.data.sampler import Slot
 from recog.data.shards import (
     AUDIO_SUFFIXES,
@@ -54,10 +61,14 @@ class ShardCorpus:
         features: the recipe's feature configuration (audio or ink, as the indexes).
         augment: training augmentation (None: none).
         alphabet, normalizer: the targets.
+        output_frames: model output frames for input frames ([B] int64 -> [B] int64); with it an
+            audio utterance whose planned length is too short for CTC to align its text is unusable
+            (ink lengths in the index are raw point counts, not feature vectors: not checked).
     """
 
     def __init__(self, indexes: Sequence[tuple[ShardIndex, bool]], features: AudioFeatureConfig | InkFeatureConfig,
-                 augment: AugmentConfig | InkAugmentConfig | None, alphabet: Alphabet, normalizer: TextNormalizer):
+                 augment: AugmentConfig | InkAugmentConfig | None, alphabet: Alphabet, normalizer: TextNormalizer,
+                 output_frames: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.modality = "ink" if isinstance(features, InkFeatureConfig) else "audio"
         for index, _ in indexes:
             if index.modality != self.modality:
@@ -78,7 +89,7 @@ class ShardCorpus:
             self.featurize = AudioFeaturizer(features, augment)  # type: ignore[arg-type]
         self.features = features
         self.feature_dim = features.dim if self.modality == "ink" else features.n_mels
-        self.alphabet, self.normalizer = alphabet, normalizer
+        self.alphabet, self.normalizer, self.output_frames = alphabet, normalizer, output_frames
         self.rng = torch.Generator()
 
     def __len__(self) -> int:
@@ -89,7 +100,7 @@ class ShardCorpus:
         shard = int(np.searchsorted(self.bases, item, side="right")) - 1
         return shard, item - int(self.bases[shard])
 
-    def example(self, shard: int, key: str, members: dict[str, bytes],
+    def example(self, shard: int, position: int, key: str, members: dict[str, bytes],
                 rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(features [T, F], targets [L]) of one utterance's tar members; `UnusableItem` when it cannot be used."""
         source = f"{self.paths[shard]}:{key}"
@@ -103,9 +114,14 @@ class ShardCorpus:
             raise UnusableItem(source, "empty", "empty transcript")
         unknown = self.alphabet.unknown_chars(text)
         if unknown:
-            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in sorted(unknown))
-            raise UnusableItem(source, "unknown_characters", f"characters outside the alphabet: {shown}")
-        targets = torch.tensor(self.alphabet.encode(text), dtype=torch.long)
+            raise UnusableItem(source, "unknown_characters", unknown_characters_detail(unknown))
+        tokens = self.alphabet.encode(text)
+        if self.output_frames is not None and self.modality == "audio":  # ink lengths are estimates
+            out = int(self.output_frames(torch.tensor([int(self.frames[shard][position])]))[0])
+            if out < ctc_min_frames(tokens):
+                raise UnusableItem(source, "too_short", f"{out} model frames < {ctc_min_frames(tokens)} needed by "
+                                   f"CTC for {len(tokens)} tokens")
+        targets = torch.tensor(tokens, dtype=torch.long)
         if self.modality == "ink":
             if INK_SUFFIX not in members:
                 raise UnusableItem(source, "unreadable", f"no {INK_SUFFIX} member")
@@ -152,10 +168,10 @@ class ShardStream(torch.utils.data.IterableDataset):
             rng.manual_seed(self.batch_seed(self.seed, self.epoch, slot.index))
             items, sources, problems = [], [], []
             for item in slot.indices:
-                shard, _ = self.corpus.locate(item)
+                shard, position = self.corpus.locate(item)
                 try:
                     key, members = reader.take(item)
-                    items.append(self.corpus.example(shard, key, members, rng))
+                    items.append(self.corpus.example(shard, position, key, members, rng))
                     sources.append(f"{self.corpus.paths[shard]}:{key}")
                 except UnusableItem as err:
                     problems.append((err.path, err.reason, err.detail))

@@ -224,12 +224,11 @@ def write_shards(utterances: Sequence[Utterance], out_dir: str | Path, shard_mb:
     writer.close()
     index = out / INDEX_NAME
     entries = writer.entries
-    key = "points" if modality == "ink" else "durations"
-    data = {"format": FORMAT, "version": VERSION, "modality": modality,
-            "utterances": sum(e["utterances"] for e in entries),
-            "seconds": round(sum(e["seconds"] for e in entries), 3), "shards": entries}
-    if key == "points":
-        data.pop("seconds")
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "modality": modality,
+                            "utterances": sum(e["utterances"] for e in entries)}
+    if modality != "ink":
+        data["seconds"] = round(sum(e["seconds"] for e in entries), 3)
+    data["shards"] = entries
     tmp = index.with_name(f".{index.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
     os.replace(tmp, index)

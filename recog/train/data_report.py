@@ -40,10 +40,13 @@ import torch
 
 from recog.data.dataset import AudioDataset
 from recog.data.ink_dataset import InkDataset
-from recog.data.items import SILENCE_PEAK
+from recog.data.items import SILENCE_PEAK, ctc_min_frames, unknown_characters_detail
 from recog.data.manifest import Utterance
 from recog.text import Alphabet, TextNormalizer
 from recog.train.distributed import DistContext, all_gather_object
+
+__all__ = ["REASONS", "FoundProblems", "Problem", "SplitReport", "TooManySkipsError", "check_fraction",
+           "check_texts", "check_usable", "ctc_min_frames", "load_split", "write_report"]
 
 REASONS = ("unreadable", "empty", "silent", "too_short", "unknown_characters")
 SHOWN_PER_REASON = 5
@@ -116,12 +119,6 @@ class SplitReport:
         return "\n".join(lines)
 
 
-def ctc_min_frames(tokens: Sequence[int]) -> int:
-    """Output frames a CTC alignment of `tokens` needs: one per token + one blank per equal adjacent pair."""
-    repeats = sum(1 for a, b in zip(tokens, tokens[1:], strict=False) if a == b)
-    return len(tokens) + repeats
-
-
 def check_texts(utterances: Sequence[Utterance], alphabet: Alphabet,
                 normalizer: TextNormalizer) -> tuple[list[Utterance], list[Problem]]:
     """Empty transcripts and characters outside the alphabet (after normalization) -> (kept, problems)."""
@@ -130,10 +127,9 @@ def check_texts(utterances: Sequence[Utterance], alphabet: Alphabet,
         text = normalizer(utt.text)
         unknown = alphabet.unknown_chars(text)
         if not text and not utt.extra.get("no_speech"):
-            problems.append(Problem(str(utt.path), "empty", "empty transcript"))
+            problems.append(Problem(utt.address, "empty", "empty transcript"))
         elif unknown:
-            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in sorted(unknown))
-            problems.append(Problem(str(utt.path), "unknown_characters", f"characters outside the alphabet: {shown}"))
+            problems.append(Problem(utt.address, "unknown_characters", unknown_characters_detail(unknown)))
         else:
             kept.append(utt)
     return kept, problems

@@ -104,7 +104,7 @@ def load_train_data(config: RecipeConfig, rows: Sequence[Utterance], alphabet: A
         indexes = [(load_index(config.resolve(m)), no_speech) for m, no_speech in train_sources(config)]
         corpus = ShardCorpus(indexes, config.feature_config,
                              (config.ink_augment if config.data.modality == "ink" else config.augment),
-                             alphabet, config.text.normalizer)
+                             alphabet, config.text.normalizer, output_frames)
         sampler = ShardSampler(corpus.frames, tc.max_frames, seed=config.seed, buffer=config.data.shuffle_buffer,
                                num_replicas=world_size, rank=rank)
         return TrainData(corpus, range(len(corpus)), sampler, SplitReport("train", names, total=len(corpus)),
