@@ -15,7 +15,8 @@ Epoch e of a run with N ranks:
 
 Because the whole plan is a function of the index, the seed and the epoch, a
 resumed run recomputes it and starts at its recorded global batch
-(`recog.data.shard_stream` then reads only the utterances still to come).
+(`recog.data.shard_stream` then reads only the utterances still to come). `train.sortagrad`
+does not apply: a stream has no global order.
 """
 
 from __future__ import annotations
