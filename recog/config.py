@@ -106,8 +106,9 @@ class TrainConfig:
         grad_clip: maximum gradient L2 norm.
         device: "auto" (CUDA when present), "cpu" or "cuda" (under torchrun, cuda:LOCAL_RANK).
         precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32" or "bf16".
-        num_workers: data-loader worker processes per rank (0 = in the main
-            process; -1 = auto: up to 4 on CUDA, 0 on CPU).
+        num_workers: data-loader worker processes per rank that read, decode, featurize
+            and augment the batches (0 = in the main process; -1 = auto: up to 4 on CUDA,
+            0 on CPU, where they only help with idle cores: BENCHMARKS.md, training data).
         threads: torch intra-op threads on CPU (0 = torch's default).
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
         sortagrad: first epoch in order of increasing length (see BucketSampler).
