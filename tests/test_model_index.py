@@ -109,7 +109,7 @@ def test_index_matches_the_shipped_files():
         assert entry.modality == info.modality
         assert entry.dev == {"metrics": info.metrics, "about": info.metrics_about}
         assert entry.licence["model"] and entry.licence["training_data"] and entry.language == "en"
-    assert [x.file for x in index["iam-ondb-en"].extra_files] == ["iam-ondb-en/char6.arpa"]
+    assert [x.file for x in index["iam-ondb-en"].extra_files] == ["iam-ondb-en/char6.arpa", "iam-ondb-en/model.onnx"]
     assert "non-commercial" in index["iam-ondb-en"].licence["model"]
     assert index["digits-en"].licence["model"] == "CC BY-SA 4.0"
 
@@ -212,13 +212,15 @@ def test_pull_over_http_then_transcribe_by_name_from_the_cache(cache, serve, cap
 def test_pull_from_a_folder_fetches_the_extra_files(cache, capsys):
     assert main(["models", "pull", "iam-ondb-en", "--from", str(MODELS)]) == 0
     assert _files(cache) == [cache / "models" / "iam-ondb-en" / "char6.arpa",
-                             cache / "models" / "iam-ondb-en" / "model.int8.onnx"]
+                             cache / "models" / "iam-ondb-en" / "model.int8.onnx",
+                             cache / "models" / "iam-ondb-en" / "model.onnx"]
     capsys.readouterr()
     assert main(["models", "list", "--json"]) == 0
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert [(f["where"], f["path"]) for f in rows["iam-ondb-en"]["files"]] == [
         ("cache", str(cache / "models" / "iam-ondb-en" / "model.int8.onnx")),
-        ("cache", str(cache / "models" / "iam-ondb-en" / "char6.arpa"))]
+        ("cache", str(cache / "models" / "iam-ondb-en" / "char6.arpa")),
+        ("cache", str(cache / "models" / "iam-ondb-en" / "model.onnx"))]
     assert rows["digits-en"]["files"][0]["where"] == "not downloaded"
     assert rows["iam-ondb-en"]["dev"]["metrics"]["val2_cer"] == pytest.approx(7.713)
 
