@@ -1,12 +1,16 @@
 """`train.ensemble = K`: K seeds of one recipe, side by side, kept when done, a failing one reported."""
 
 import json
+import shutil
 
 import torch
 
 from recog.cli import main
+from recog.config import load_config
 from recog.model.checkpoint import load_state
 from recog.runtime import read_model_info
+from recog.train.checkpoint import save_checkpoint
+from recog.train.ensemble import finished_run, members
 
 from .conftest import tone_config_toml
 
@@ -35,6 +39,20 @@ def test_members_train_side_by_side_with_their_seeds_and_export_as_one(tmp_path,
     code = main(["train", str(recipe), "--set", "train.ensemble=2"])
     err = capsys.readouterr().err
     assert code == 0 and err.count("already trained") == 2
+
+    # A third member whose folder already holds a whole run of its seed is adopted, not retrained.
+    shutil.copytree(tmp_path / "ens" / "seed1", tmp_path / "ens" / "seed2")
+    config = load_config(recipe, ["train.ensemble=3"])
+    third = members(config)[2]
+    assert third.seed == 2 and not finished_run(third, config)  # seed 1's run is not seed 2's
+    state = load_state(tmp_path / "ens" / "seed2" / "best.pt")
+    state["config"]["seed"] = 2
+    save_checkpoint(tmp_path / "ens" / "seed2" / "best.pt", state)
+    assert finished_run(third, config)
+    code = main(["train", str(recipe), "--set", "train.ensemble=3"])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("already trained") == 3 and "training into" not in err
+    assert json.loads((tmp_path / "ens" / "ensemble.json").read_text())["members"]["2"]["adopted"] is True
 
     # The printed export line writes one graph naming both members.
     ckpts = [manifest["members"][s]["checkpoint"] for s in ("0", "1")]

@@ -4,8 +4,9 @@ Member k trains into OUT_DIR/seed<seed+k>/ exactly as `recog train` would with t
 (checkpoints, logs, resume), in a child process whose output goes to
 OUT_DIR/logs/seed<seed+k>.log. `train.ensemble_jobs` members run side by side, the machine's
 cores split between them (unless `train.threads` says otherwise); the rest wait their turn.
-A member that finished is recorded in OUT_DIR/ensemble.json and not run again; one that was
-interrupted resumes from its last checkpoint. A member that fails is reported with the tail
+A member that finished is recorded in OUT_DIR/ensemble.json and not run again (a folder that
+already holds a whole run of that seed is adopted as it is); one that was interrupted resumes
+from its last checkpoint. A member that fails is reported with the tail
 of its log, and the others still run. `recog export` of the members' checkpoints then writes
 one ensemble graph (`recog.model.ensemble`).
 """
@@ -70,6 +71,28 @@ def write_manifest(root: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, root / MANIFEST)
 
 
+def finished_run(member: Member, config: RecipeConfig) -> bool:
+    """Whether the member's folder already holds a whole run of the recipe with its seed (trained
+    before, or by hand with the same seed and out_dir): its log reached `train.epochs`, when the
+    recipe averages `averaged.pt` was written, and the checkpoint names the member's seed. Such
+    a run is adopted without training it again."""
+    log = member.out_dir / "log.jsonl"
+    try:
+        lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        last_epoch = json.loads(lines[-1]).get("epoch", 0) if lines else 0
+    except (OSError, ValueError, AttributeError):
+        return False
+    averaged = config.train.average_last == 0 or (member.out_dir / "averaged.pt").is_file()
+    if last_epoch < config.train.epochs or not averaged:
+        return False
+    from recog.model.checkpoint import CheckpointError, load_state
+
+    try:  # a run of another seed in that folder is not this member
+        return load_state(member.checkpoint()).get("config", {}).get("seed") == member.seed
+    except CheckpointError:
+        return False
+
+
 def member_command(config_path: str | Path, overrides: list[str], member: Member, threads: int) -> list[str]:
     """The `recog train` command line of one member (resuming when it has a checkpoint)."""
     cmd = [sys.executable, "-m", "recog", "train", str(config_path)]
@@ -113,6 +136,11 @@ def run_ensemble(config_path: str | Path, overrides: list[str], config: RecipeCo
     done = manifest["members"]
     jobs = max(1, min(config.train.ensemble_jobs, len(todo)))
     threads = threads_per_member(config, jobs)
+    for m in todo:
+        if done.get(str(m.seed), {}).get("status") != "done" and finished_run(m, config):
+            done[str(m.seed)] = {"status": "done", "out_dir": str(m.out_dir), "checkpoint": str(m.checkpoint()),
+                                 "adopted": True}
+            write_manifest(root, manifest)
     queue = [m for m in todo if done.get(str(m.seed), {}).get("status") != "done"]
     for m in todo:
         if m not in queue:
