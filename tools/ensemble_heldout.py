@@ -6,11 +6,14 @@
 
 Each member (a checkpoint or an fp32 ONNX file of one recipe) runs once over every manifest
 (greedy decoding through `recog.runtime.evaluation`, log-probs kept); every subset of `--size`
-members is then scored by averaging the members' per-frame posteriors, log((1/M) Σ p_m), and
-decoding greedily: exactly what the graph `recog export A B C` writes computes (tested to 1e-4
-in tests/test_ensemble_export.py), without exporting each subset. Prints, per manifest, each
-member's WER, each subset's, and the mean and spread (min-max, sample standard deviation) of
-both groups; `--json` writes the same numbers.
+members is then scored two ways:
+- frame level: the members' per-frame posteriors averaged, log((1/M) Σ p_m), then greedy
+  decoding: what the graph `recog export A B C` writes computes (tested to 1e-4 in
+  tests/test_ensemble_export.py);
+- sequence level: each member decoded greedily, then the minimum-Bayes-risk choice among their
+  texts (the one with the smallest sum of word edit distances to the others).
+Prints, per manifest, each member's WER, each subset's both ways, and the mean and spread
+(min-max, sample standard deviation) of each group; `--json` writes the same numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from recog.decode.greedy import greedy_decoder
-from recog.metrics import ErrorCounts
+from recog.metrics import ErrorCounts, edit_distance
 from recog.runtime import Recognizer
 from recog.runtime.evaluation import evaluate
 
@@ -51,6 +54,24 @@ def ensemble_rates(outputs: list[tuple[list, list, float, float]], decode) -> tu
         peak = stacked.max(axis=0)
         log_mean = peak + np.log(np.exp(stacked - peak).mean(axis=0))
         counts.add(ref, decode(log_mean))
+    return counts.wer, counts.cer
+
+
+def mbr_pick(hypotheses: list[str]) -> str:
+    """The minimum-Bayes-risk choice among the members' texts: the one with the smallest sum of
+    word edit distances to the others (equal members weigh equally; ties go to the first member)."""
+    words = [h.split() for h in hypotheses]
+    costs = [sum(edit_distance(w, other) for other in words) for w in words]
+    return hypotheses[costs.index(min(costs))]
+
+
+def mbr_rates(outputs: list[tuple[list, list, float, float]], decode) -> tuple[float, float]:
+    """WER, CER (percent) of the sequence-level combination: each member decoded greedily, then
+    the MBR choice among their texts."""
+    references = outputs[0][1]
+    counts = ErrorCounts()
+    for i, ref in enumerate(references):
+        counts.add(ref, mbr_pick([decode(o[0][i]) for o in outputs]))
     return counts.wer, counts.cer
 
 
@@ -81,20 +102,23 @@ def main() -> int:
     report: dict = {"members": args.members, "size": args.size, "manifests": {}}
     for manifest in args.manifest:
         singles = {p: per_member[p][manifest][2] for p in args.members}
-        subsets = {}
+        frame, sequence = {}, {}
         for combo in itertools.combinations(args.members, args.size):
-            wer, _ = ensemble_rates([per_member[p][manifest] for p in combo], decode)
-            subsets[" + ".join(combo)] = round(wer, 2)
+            outputs = [per_member[p][manifest] for p in combo]
+            frame[" + ".join(combo)] = round(ensemble_rates(outputs, decode)[0], 2)
+            sequence[" + ".join(combo)] = round(mbr_rates(outputs, decode)[0], 2)
         report["manifests"][manifest] = {
             "single_wer": {p: round(w, 2) for p, w in singles.items()}, "single": spread(list(singles.values())),
-            "ensemble_wer": subsets, "ensemble": spread(list(subsets.values()))}
+            "frame_mean_wer": frame, "frame_mean": spread(list(frame.values())),
+            "sequence_mbr_wer": sequence, "sequence_mbr": spread(list(sequence.values()))}
         print(f"\n{manifest}")
         for p, w in singles.items():
-            print(f"  single   {w:6.2f}  {p}")
-        for name, w in subsets.items():
-            print(f"  ensemble {w:6.2f}  {name}")
-        print(f"  singles:    {report['manifests'][manifest]['single']}")
-        print(f"  ensembles:  {report['manifests'][manifest]['ensemble']}")
+            print(f"  single            {w:6.2f}  {p}")
+        for name in frame:
+            print(f"  frame mean        {frame[name]:6.2f}  {name}")
+            print(f"  sequence (MBR)    {sequence[name]:6.2f}  {name}")
+        for key in ("single", "frame_mean", "sequence_mbr"):
+            print(f"  {key:14s} {report['manifests'][manifest][key]}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
