@@ -72,29 +72,30 @@ def peak_rss_mb() -> float:
     raise OSError("no VmHWM in /proc/self/status")
 
 
+def timed_load(load, arpa: str) -> tuple[object, dict]:
+    """(`load(arpa)`, its wall and CPU seconds and the process's peak memory in MB before and after)."""
+    base = peak_rss_mb()
+    start, cpu = time.perf_counter(), time.process_time()
+    loaded = load(arpa)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return loaded, {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                    "peak_rss_mb": round(peak_rss_mb(), 1), "baseline_rss_mb": round(base, 1)}
+
+
 def load_ours(arpa: str) -> dict:
     """Load `arpa` as the decoder does; seconds and peak memory (MB) before and after."""
     from recog.decode.lm import NgramLM
 
-    base = peak_rss_mb()
-    start, cpu = time.perf_counter(), time.process_time()
-    lm = NgramLM.from_arpa(arpa)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "baseline_rss_mb": round(base, 1), "counts": lm.counts,
-            "table_mb": round(sum(a.nbytes for a in lm.tables) / 2**20, 1)}
+    lm, figures = timed_load(NgramLM.from_arpa, arpa)
+    return {**figures, "counts": lm.counts, "table_mb": round(sum(a.nbytes for a in lm.tables) / 2**20, 1)}
 
 
 def load_kenlm(arpa: str) -> dict:
     """Load `arpa` with kenlm.Model (probing structure, its default); seconds and peak memory (MB)."""
     import kenlm
 
-    base = peak_rss_mb()
-    start, cpu = time.perf_counter(), time.process_time()
-    model = kenlm.Model(arpa)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "baseline_rss_mb": round(base, 1), "order": model.order}
+    model, figures = timed_load(kenlm.Model, arpa)
+    return {**figures, "order": model.order}
 
 
 def child(argv: list[str]) -> tuple[str, float, float, float]:
