@@ -209,12 +209,11 @@ def export_onnx(
         tmp.unlink(missing_ok=True)
     try:
         diff = check_parity(source.network, output, batch_sizes=parity_batches, tolerance=tolerance)
-        dev = recipe_dev_sets(info.config)
-        if metrics is None and dev:
+        dev = recipe_dev_sets(info.config) if metrics is None else []
+        if dev:
             info.metrics = dev_metrics(output, dev, threads)
             info.metrics_about = metrics_about or "the recipe's dev sets, measured on this file at export (greedy)"
-            proto = onnx.load(str(output))
-            write_metadata(proto, info)
+            write_metadata(proto, info)  # the graph written above, still in memory
             save_atomic(proto, output)
     except ExportError:
         output.unlink(missing_ok=True)
