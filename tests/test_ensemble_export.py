@@ -66,7 +66,8 @@ def test_ensemble_is_the_log_of_the_mean_of_the_members_posteriors(tmp_path):
     singles = [export_onnx(c, tmp_path / f"{c.stem}.onnx", parity_batches=(1,)).path for c in ckpts]
     lengths = [90, 17, 54]
     feats = padded_batch(lengths)
-    ens, ens_len = run_onnx(report.path, feats, lengths)
+    ens, ens_len, each = run_onnx(report.path, feats, lengths)  # the default (sequence) also gives the members'
+    assert info.combine == "sequence" and each.shape[:3] == (3, ens.shape[1], 3)
     members = [run_onnx(p, feats, lengths) for p in singles]
     for i in range(len(lengths)):
         n = int(ens_len[i])
@@ -74,6 +75,8 @@ def test_ensemble_is_the_log_of_the_mean_of_the_members_posteriors(tmp_path):
         expected = np.log(np.mean([np.exp(lp[i, :n]) for lp, _ in members], axis=0))
         assert np.abs(ens[i, :n] - expected).max() <= 1e-4 * max(1.0, float(np.abs(expected).max()))
         assert np.allclose(np.exp(ens[i, :n]).sum(-1), 1.0, atol=1e-4)
+        for m, (lp, _) in enumerate(members):
+            assert np.abs(each[i, :n, m] - lp[i, :n]).max() <= 1e-4 * max(1.0, float(np.abs(lp[i, :n]).max()))
         # the mean differs from every member: the ensemble is not one member passed through
         assert all(np.abs(ens[i, :n] - lp[i, :n]).max() > 1e-3 for lp, _ in members)
 

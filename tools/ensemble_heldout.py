@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recog.decode.ctc_score import ctc_log_likelihood
 from recog.decode.greedy import greedy_decoder
 from recog.metrics import ErrorCounts, edit_distance
 from recog.runtime import Recognizer
@@ -75,6 +76,29 @@ def mbr_rates(outputs: list[tuple[list, list, float, float]], decode) -> tuple[f
     return counts.wer, counts.cer
 
 
+def rescore_pick(candidates: list[str], member_log_probs: list[np.ndarray], alphabet) -> str:
+    """The sequence-level choice by posterior: among the members' texts, the one with the highest
+    sum over members of its CTC log-likelihood under each member's own posteriors."""
+    best, best_score = candidates[0], -np.inf
+    for text in dict.fromkeys(candidates):
+        tokens = alphabet.encode(text)
+        score = sum(ctc_log_likelihood(lp, tokens) for lp in member_log_probs)
+        if score > best_score:
+            best, best_score = text, score
+    return best
+
+
+def rescore_rates(outputs: list[tuple[list, list, float, float]], decode, alphabet) -> tuple[float, float]:
+    """WER, CER (percent) when each member decodes greedily and the text the members together
+    find most probable (`rescore_pick`) is kept."""
+    references = outputs[0][1]
+    counts = ErrorCounts()
+    for i, ref in enumerate(references):
+        member_lps = [o[0][i] for o in outputs]
+        counts.add(ref, rescore_pick([decode(lp) for lp in member_lps], member_lps, alphabet))
+    return counts.wer, counts.cer
+
+
 def spread(values: list[float]) -> dict[str, float]:
     """mean, min, max and sample standard deviation (0 for one value), rounded to 0.01."""
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -102,22 +126,25 @@ def main() -> int:
     report: dict = {"members": args.members, "size": args.size, "manifests": {}}
     for manifest in args.manifest:
         singles = {p: per_member[p][manifest][2] for p in args.members}
-        frame, sequence = {}, {}
+        frame, sequence, rescored = {}, {}, {}
         for combo in itertools.combinations(args.members, args.size):
             outputs = [per_member[p][manifest] for p in combo]
             frame[" + ".join(combo)] = round(ensemble_rates(outputs, decode)[0], 2)
             sequence[" + ".join(combo)] = round(mbr_rates(outputs, decode)[0], 2)
+            rescored[" + ".join(combo)] = round(rescore_rates(outputs, decode, alphabet)[0], 2)
         report["manifests"][manifest] = {
             "single_wer": {p: round(w, 2) for p, w in singles.items()}, "single": spread(list(singles.values())),
             "frame_mean_wer": frame, "frame_mean": spread(list(frame.values())),
-            "sequence_mbr_wer": sequence, "sequence_mbr": spread(list(sequence.values()))}
+            "sequence_mbr_wer": sequence, "sequence_mbr": spread(list(sequence.values())),
+            "sequence_rescored_wer": rescored, "sequence_rescored": spread(list(rescored.values()))}
         print(f"\n{manifest}")
         for p, w in singles.items():
             print(f"  single            {w:6.2f}  {p}")
         for name in frame:
             print(f"  frame mean        {frame[name]:6.2f}  {name}")
             print(f"  sequence (MBR)    {sequence[name]:6.2f}  {name}")
-        for key in ("single", "frame_mean", "sequence_mbr"):
+            print(f"  sequence (rescore){rescored[name]:6.2f}  {name}")
+        for key in ("single", "frame_mean", "sequence_mbr", "sequence_rescored"):
             print(f"  {key:14s} {report['manifests'][manifest][key]}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

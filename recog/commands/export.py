@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="export a checkpoint (or an ensemble of several) to ONNX (parity-checked), optionally int8",
         description="Write one self-describing ONNX file. Several checkpoints of one recipe (different seeds) "
-                    "become one ensemble graph whose output is the log of the mean of their posteriors; "
+                    "become one ensemble graph; by default every decoder then decodes each member and keeps the "
+                    "text the members together find most probable (--combine sequence), or decodes the mean of "
+                    "their posteriors (--combine frame); "
                     "a dynamic-int8 model file (.onnx) is dequantized to an fp32 graph (for `recog inspect`).",
         epilog="examples:\n  recog export exp/digits/averaged.pt -o model.onnx --quantize int8\n"
                "  recog export exp/ens/seed0/averaged.pt exp/ens/seed1/averaged.pt exp/ens/seed2/averaged.pt "
@@ -29,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="int8 is refused if any dev WER or CER grows by more than this (points)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs log-prob difference ONNX vs PyTorch")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads for the dev check (0 = all)")
+    p.add_argument("--combine", choices=["sequence", "frame"], default="sequence",
+                   help="how an ensemble's members are combined (default: sequence; frame-level means lose words "
+                        "when the members' CTC spikes fall on different frames)")
     p.add_argument("--metrics-from", metavar="CKPT", default=None,
                    help="store the dev metrics of this checkpoint or model file instead (e.g. the held-out-speaker run "
                         "of a model that was then trained on every speaker)")
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     summary: dict = {"model": str(output)}
     try:
         report = export_onnx(args.checkpoint, output, tolerance=args.tolerance, metrics_from=args.metrics_from,
-                             metrics_about=args.metrics_about, threads=args.threads)
+                             metrics_about=args.metrics_about, threads=args.threads, combine=args.combine)
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

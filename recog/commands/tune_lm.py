@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    import numpy as np
+
     from recog.decode import tune_alpha_beta
     from recog.runtime.evaluation import evaluate
 
@@ -58,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if not log_probs:
         print(f"error: {args.manifest}: no utterance could be read", file=sys.stderr)
         return 1
+    if log_probs[0].ndim == 3:  # an ensemble combined by sequence: each member decodes with the weights
+        refs = [ref for lp, ref in zip(log_probs, refs, strict=True) for _ in range(lp.shape[1])]
+        log_probs = [np.ascontiguousarray(lp[:, m]) for lp in log_probs for m in range(lp.shape[1])]
     result = tune_alpha_beta(log_probs, refs, recognizer.alphabet, args.lm, args.alphas, args.betas,
                              beam_width=args.beam_width, metric=args.metric,
                              hotwords=args.hotwords, hotword_weight=args.hotword_weight)

@@ -86,11 +86,15 @@ class DecoderConfig:
             raise ValueError("--hotwords needs --decoder beam")
 
     def build(self, alphabet: Alphabet, frame_rate: float) -> Decoder:
-        """A function log-probs [T', V] float32 -> `DecodeResult` (word times in 1/frame_rate units)."""
+        """A function log-probs [T', V] float32 -> `DecodeResult` (word times in 1/frame_rate units).
+        It also reads an ensemble's members' log-probs [T', M, V], choosing among their texts
+        (`recog.decode.member_choice`)."""
+        from recog.decode.member_choice import choose_among_members
+
         if self.kind == "greedy":
             from recog.decode.greedy import greedy_decoder
 
-            return greedy_decoder(alphabet, frame_rate, self.nbest)
+            return choose_among_members(greedy_decoder(alphabet, frame_rate, self.nbest))
         from recog.decode.beam import beam_decoder  # numba: compiled only when asked for
 
-        return beam_decoder(self, alphabet, frame_rate)
+        return choose_among_members(beam_decoder(self, alphabet, frame_rate))

@@ -5,6 +5,8 @@ Graph:
              lengths    [B] int32           (valid frames per utterance)
     outputs  log_probs  [B, T', V] float32  (natural log, blank = 0; T' = T / subsampling)
              out_lengths [B] int32          (valid output frames per utterance)
+             member_log_probs [B, T', M, V] float32  (an ensemble combined by sequence only:
+                                            each of its M members' own log-probs)
 
 B and T are dynamic. The model runs its LSTMs on packed sequences; the legacy
 exporter turns `pack_padded_sequence` into the `sequence_lens` input of every
@@ -42,24 +44,33 @@ from recog.text import Alphabet
 OPSET = 17
 INPUTS = ["features", "lengths"]
 OUTPUTS = ["log_probs", "out_lengths"]
+MEMBER_OUTPUT = "member_log_probs"
+COMBINE = ("sequence", "frame")  # how an ensemble's members are combined; the first is the default
 
 
 class OnnxGraph(nn.Module):
-    """The exported function: int32 lengths in and out around `BiLSTMCTC.forward` (or an ensemble's)."""
+    """The exported function: int32 lengths in and out around `BiLSTMCTC.forward` (or an
+    ensemble's; with `members_out`, the ensemble's members' log-probs as a third output)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, members_out: bool = False):
         super().__init__()
         self.model = model
+        self.members_out = members_out
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """features [B, T, F] float32, lengths [B] int32 -> (log_probs [B, T', V], out_lengths [B] int32).
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """features [B, T, F] float32, lengths [B] int32 -> (log_probs [B, T', V], out_lengths [B] int32
+        [, member_log_probs [B, T', M, V]]).
 
         Frames past each length are zeroed first (the model was trained on zero
         padding), so whatever a caller leaves in the padding cannot leak in.
         """
         lengths = lengths.long()
         valid = length_mask(lengths, features.shape[1])
-        log_probs, out_lengths = self.model(features * valid[:, :, None].to(features.dtype), lengths)
+        features = features * valid[:, :, None].to(features.dtype)
+        if self.members_out:
+            log_probs, out_lengths, members = self.model.forward_members(features, lengths)
+            return log_probs, out_lengths.int(), members
+        log_probs, out_lengths = self.model(features, lengths)
         return log_probs, out_lengths.int()
 
 
@@ -155,13 +166,17 @@ def export_onnx(
     metrics_from: str | Path | None = None,
     metrics_about: str = "",
     threads: int = 0,
+    combine: str = COMBINE[0],
 ) -> ExportReport:
     """Export `checkpoint` to `output` and prove it computes what PyTorch does.
 
     `checkpoint` is a training checkpoint (.pt), a dynamic-int8 model file (.onnx: its
     weights dequantized to fp32, for inspection), or a list of checkpoints of one recipe
     (different seeds): an ensemble, one graph whose output is the log of the mean of the
-    members' posteriors (`recog.model.ensemble`).
+    members' posteriors (`recog.model.ensemble`). `combine` says how the runtime combines an
+    ensemble's members: "sequence" (default; the graph also outputs each member's log-probs and
+    decoders choose among the members' texts, `recog.decode.member_choice`) or "frame" (the
+    mean posteriors are decoded).
 
     The dev metrics written into the metadata are the checkpoint's own, or those of
     `metrics_from` (another checkpoint or model file of the same recipe): for a model
@@ -177,7 +192,15 @@ def export_onnx(
     output = Path(output)
     paths = [checkpoint] if isinstance(checkpoint, (str, Path)) else list(checkpoint)
     source = load_sources(paths)
-    graph = OnnxGraph(source.network.float().eval())
+    if combine not in COMBINE:
+        raise ExportError(f"combine must be one of {', '.join(COMBINE)}, got {combine!r}")
+    members_out = bool(source.members) and combine == "sequence"
+    graph = OnnxGraph(source.network.float().eval(), members_out)
+    outputs = OUTPUTS + [MEMBER_OUTPUT] if members_out else OUTPUTS
+    axes = {"features": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+            "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}}
+    if members_out:
+        axes[MEMBER_OUTPUT] = {0: "batch", 1: "frames"}
     dim = source.config.model.input_dim
     example = (torch.randn(2, 64, dim), torch.tensor([64, 40], dtype=torch.int32))
     tmp = output.with_name(f".{output.name}.export{os.getpid()}")
@@ -186,9 +209,7 @@ def export_onnx(
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and RNN batch_first notes
         torch.onnx.export(
             graph, example, str(tmp), dynamo=False, opset_version=opset, do_constant_folding=True,
-            input_names=INPUTS, output_names=OUTPUTS,
-            dynamic_axes={"features": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
-                          "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}},
+            input_names=INPUTS, output_names=outputs, dynamic_axes=axes,
         )
     metrics = source.metrics
     if metrics_from:
@@ -199,6 +220,7 @@ def export_onnx(
         check_lstm_lengths(proto, paths[0])
         info = ModelInfo.from_recipe(source.config, source.alphabet, metrics, metrics_about)
         info.members = source.members
+        info.combine = combine if source.members else ""
         write_metadata(proto, info)
         kind = f"ensemble of {len(source.members)} " if source.members else ""
         proto.producer_name = "recog"

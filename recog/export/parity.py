@@ -33,7 +33,8 @@ def check_parity(
     For each batch size, random features [B, max_len, F] with random lengths go
     through onnxruntime as one padded batch; each utterance goes through
     PyTorch alone (no padding). Only valid frames are compared; output lengths
-    must match exactly. Raises `ExportError` when the difference exceeds `tolerance`
+    must match exactly. An ensemble file with a `member_log_probs` output has every member's
+    log-probs compared too. Raises `ExportError` when the difference exceeds `tolerance`
     (float32 rounding differs between CPUs and grows with the values, which reach -30).
     """
     ort_model = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -46,17 +47,22 @@ def check_parity(
         feats = np.zeros((b, max(lengths), dim), np.float32)
         for i, n in enumerate(lengths):
             feats[i, :n] = rng.standard_normal((n, dim)).astype(np.float32)
-        log_probs, out_lengths = ort_model.run(None, {"features": feats, "lengths": np.asarray(lengths, np.int32)})
+        log_probs, out_lengths, *members = ort_model.run(None, {"features": feats,
+                                                                "lengths": np.asarray(lengths, np.int32)})
         for i, n in enumerate(lengths):
             with torch.no_grad():
-                ref, ref_len = model(torch.from_numpy(feats[i : i + 1, :n]), torch.tensor([n]))
+                one = (torch.from_numpy(feats[i : i + 1, :n]), torch.tensor([n]))
+                ref, ref_len, *ref_members = model.forward_members(*one) if members else model(*one)
             m = int(ref_len[0])
             if int(out_lengths[i]) != m:
                 raise ExportError(f"{onnx_path}: output length {int(out_lengths[i])} != PyTorch {m} "
                                   f"for an input of {n} frames (batch of {b})")
-            expected = ref[0].numpy()
-            scale = max(1.0, float(np.abs(expected).max())) if m else 1.0
-            worst = max(worst, float(np.abs(log_probs[i, :m] - expected).max(initial=0.0)) / scale)
+            pairs = [(log_probs[i, :m], ref[0].numpy())]
+            if members:
+                pairs.append((members[0][i, :m], ref_members[0][0].numpy()))
+            for got, expected in pairs:
+                scale = max(1.0, float(np.abs(expected).max())) if m else 1.0
+                worst = max(worst, float(np.abs(got - expected).max(initial=0.0)) / scale)
     if not worst <= tolerance:
         raise ExportError(f"{onnx_path}: ONNX and PyTorch log-probs differ by up to {worst:.2e} of their magnitude "
                           f"(> {tolerance:.0e}) on padded batches {list(batch_sizes)}")

@@ -1,13 +1,21 @@
-"""Several networks of one recipe as one: the mean of their CTC posteriors per frame.
+"""Several networks of one recipe as one graph: each member's CTC posteriors and their mean.
 
 Members trained from different seeds make different mistakes, most of all on inputs unlike
-their training data (an unseen voice). Averaging their per-frame probabilities,
+their training data (an unseen voice). The graph gives two things:
 
-    log p(k | t) = log( (1/M) * sum_m p_m(k | t) ) = logsumexp_m(log p_m(k | t)) - log M,
+- the mean of their per-frame probabilities,
 
-keeps a distribution the CTC decoders read like any single model's. The members must share
-the feature pipeline, the alphabet and the network's configuration (the recipe; only the seed
-differs), so that their frames line up.
+      log p(k | t) = log( (1/M) * sum_m p_m(k | t) ) = logsumexp_m(log p_m(k | t)) - log M,
+
+  a distribution the CTC decoders read like any single model's (frame-level combination);
+- every member's own log-probabilities, stacked [B, T', M, V], for the sequence-level
+  combination (`recog.decode.member_choice`: each member decodes, the text the members
+  together find most probable wins). Members trained apart place their CTC spikes on
+  different frames, so on such members the frame-level mean loses words that the
+  sequence-level choice keeps (docs/training.md).
+
+The members must share the feature pipeline, the alphabet and the network's configuration
+(the recipe; only the seed differs), so that their frames line up.
 """
 
 from __future__ import annotations
@@ -44,8 +52,15 @@ class PosteriorEnsemble(nn.Module):
         self.config: ModelConfig = first
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """features [B, T, F], lengths [B] -> (log_probs [B, T', V], out_lengths [B])."""
+        """features [B, T, F], lengths [B] -> (log_probs [B, T', V] the mean, out_lengths [B])."""
+        log_mean, out_lengths, _ = self.forward_members(features, lengths)
+        return log_mean, out_lengths
+
+    def forward_members(self, features: torch.Tensor,
+                        lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """features [B, T, F], lengths [B] -> (log of the mean posteriors [B, T', V],
+        out_lengths [B], each member's log-probs [B, T', M, V]); natural logs."""
         outputs = [member(features, lengths) for member in self.members]
-        stacked = torch.stack([log_probs for log_probs, _ in outputs])  # [M, B, T', V]
-        log_mean = torch.logsumexp(stacked, dim=0) - math.log(len(self.members))
-        return log_mean, outputs[0][1]
+        stacked = torch.stack([log_probs for log_probs, _ in outputs], dim=2)  # [B, T', M, V]
+        log_mean = torch.logsumexp(stacked, dim=2) - math.log(len(self.members))
+        return log_mean, outputs[0][1], stacked

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recog.decode.config import Decoder
+from recog.decode.member_choice import mean_of_members
 
 
 @dataclass
@@ -94,7 +95,8 @@ class StreamingDecoder:
     _held: int | None = None  # non-blank best token of the previous segment's last frame
 
     def push(self, log_probs: np.ndarray) -> None:
-        """Append frames [n, V] (recording order) and decode whatever can be cut off."""
+        """Append frames [n, V] (recording order; [n, M, V] from an ensemble's members) and decode
+        whatever can be cut off."""
         if log_probs.shape[0]:
             self._buffer.append(log_probs)
             self._buffered += log_probs.shape[0]
@@ -116,7 +118,9 @@ class StreamingDecoder:
         return self.tokens, self.frames, self.score
 
     def _cut(self, buf: np.ndarray) -> int | None:
-        """Last frame of the next segment, or None to wait for more frames."""
+        """Last frame of the next segment, or None to wait for more frames (an ensemble's pauses are
+        those of its members' mean posteriors)."""
+        buf = mean_of_members(buf)
         confident = buf[:, 0] >= math.log(self.blank_prob)
         run_end = None
         run = 0
@@ -147,5 +151,5 @@ class StreamingDecoder:
         self.frames.extend(self._offset + f for f in frames)
         self.score += result.score
         self._offset += segment.shape[0]
-        last = int(segment[-1].argmax()) if segment.shape[0] else 0
+        last = int(mean_of_members(segment[-1:])[0].argmax()) if segment.shape[0] else 0
         self._held = last if last != 0 else None

@@ -22,6 +22,10 @@ Every key starts with `recog.`; values are strings (JSON where structured):
     recog.members       JSON list naming the networks of an ensemble (their posteriors are averaged
                         inside the graph), e.g. ["digits seed 0", "digits seed 1"]; [] or absent
                         for one network
+    recog.combine       how an ensemble's members are combined: "sequence" (the graph's third
+                        output `member_log_probs` [B, T', M, V] holds each member's log-probs;
+                        decoders choose among the members' texts) or "frame" (the mean
+                        posteriors in `log_probs` are decoded); "" or absent for one network
     recog.config        JSON of the whole recipe configuration (for the record)
 
 Torch-free: the exporter writes through `ModelInfo.to_props`, the runtime reads with
@@ -70,6 +74,7 @@ class ModelInfo:
         config: the full recipe configuration as a plain dict ({} if unknown); for an
             ensemble, its first member's.
         members: the networks of an ensemble ("<recipe> seed <n>"), [] for one network.
+        combine: an ensemble's combination, "sequence" or "frame" ("" for one network).
     """
 
     alphabet: Alphabet
@@ -84,6 +89,7 @@ class ModelInfo:
     quantization: str = "none"
     config: dict[str, Any] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
+    combine: str = ""
 
     @classmethod
     def from_recipe(cls, config: RecipeConfig, alphabet: Alphabet, metrics: dict[str, float] | None = None,
@@ -114,6 +120,7 @@ class ModelInfo:
             "quantization": self.quantization,
             "config": json.dumps(self.config, ensure_ascii=False),
             "members": json.dumps(self.members, ensure_ascii=False),
+            "combine": self.combine,
         }
         return {PREFIX + k: v for k, v in values.items()}
 
@@ -145,6 +152,7 @@ class ModelInfo:
                 quantization=props.get(PREFIX + "quantization", "none"),
                 config=json.loads(props.get(PREFIX + "config", "{}")),
                 members=[str(m) for m in json.loads(props.get(PREFIX + "members", "[]"))],
+                combine=props.get(PREFIX + "combine", ""),
             )
         except KeyError as err:
             raise ModelFormatError(f"{where}: metadata key {err.args[0]!r} missing") from None

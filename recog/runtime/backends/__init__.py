@@ -29,7 +29,9 @@ class AcousticModel(Protocol):
     modality: Modality
 
     def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:
-        """Features [T_i, F] float32 each -> CTC log-probs [T'_i, V] float32 each (batched inside)."""
+        """Features [T_i, F] float32 each -> CTC log-probs [T'_i, V] float32 each (batched inside);
+        an ensemble combined by sequence gives [T'_i, M, V], its M members' (every decoder
+        built by `DecoderConfig.build` reads both)."""
         ...
 
 

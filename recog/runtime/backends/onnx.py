@@ -63,6 +63,10 @@ class OnnxAcousticModel:
         self.modality = modality_of(self.info.modality)
         self.max_batch_frames = max_batch_frames
         self.one_input_per_call = self.info.quantization == "int8"
+        outputs = [o.name for o in self.ort_model.get_outputs()]
+        # An ensemble combined by sequence gives every member's log-probs, [T', M, V] per input.
+        self.output = "member_log_probs" if "member_log_probs" in outputs and self.info.combine == "sequence" \
+            else "log_probs"
         self._pool: ThreadPoolExecutor | None = None
         if self.one_input_per_call:
             workers = threads if threads > 0 else (os.cpu_count() or 1)
@@ -77,13 +81,16 @@ class OnnxAcousticModel:
             raise ModelFormatError(f"{self.path}: cannot load ONNX model ({err})") from None
 
     def run(self, padded: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B])."""
-        log_probs, out_lengths = self.ort_model.run(None, {"features": padded, "lengths": lengths.astype(np.int32)})
+        """One onnxruntime call: [B, T, F] float32, [B] int32 -> (log-probs [B, T', V], out lengths [B]);
+        an ensemble combined by sequence gives its members' log-probs [B, T', M, V]."""
+        log_probs, out_lengths = self.ort_model.run([self.output, "out_lengths"],
+                                                    {"features": padded, "lengths": lengths.astype(np.int32)})
         return log_probs, out_lengths
 
     def log_probs(self, features: list[np.ndarray]) -> list[np.ndarray]:
-        """Features [T_i, F] each -> log-probs [T'_i, V] each, in length-bucketed batches
-        (int8: one input per call, several calls at a time)."""
+        """Features [T_i, F] each -> log-probs [T'_i, V] each ([T'_i, M, V]: the members of an
+        ensemble combined by sequence), in length-bucketed batches (int8: one input per call,
+        several calls at a time)."""
         if self.one_input_per_call:
             def alone(f: np.ndarray) -> np.ndarray:
                 log_probs, out_lengths = self.run(*pad_batch([f]))
