@@ -15,9 +15,8 @@ from recog.decode.member_choice import mean_of_members
 from recog.export import export_onnx
 from recog.runtime import Recognizer, read_model_info
 
-from .test_ensemble_export import random_checkpoint
-
 from . import runtime_support
+from .test_ensemble_export import random_checkpoint
 
 oracle_corpus = runtime_support.oracle_corpus
 
