@@ -6,12 +6,15 @@
 
 Each member (a checkpoint or an fp32 ONNX file of one recipe) runs once over every manifest
 (greedy decoding through `recog.runtime.evaluation`, log-probs kept); every subset of `--size`
-members is then scored two ways:
+members is then scored three ways:
 - frame level: the members' per-frame posteriors averaged, log((1/M) Σ p_m), then greedy
-  decoding: what the graph `recog export A B C` writes computes (tested to 1e-4 in
+  decoding: what `recog export A B C --combine frame` writes computes (tested to 1e-4 in
   tests/test_ensemble_export.py);
-- sequence level: each member decoded greedily, then the minimum-Bayes-risk choice among their
-  texts (the one with the smallest sum of word edit distances to the others).
+- sequence level by likelihood ("rescore"): each member decoded greedily, then the text with
+  the highest summed CTC log-likelihood under the members: what `recog export A B C` writes by
+  default (`recog.decode.member_choice`);
+- sequence level by MBR: the minimum-Bayes-risk choice among the members' texts (the one with
+  the smallest sum of word edit distances to the others).
 Prints, per manifest, each member's WER, each subset's both ways, and the mean and spread
 (min-max, sample standard deviation) of each group; `--json` writes the same numbers.
 """
