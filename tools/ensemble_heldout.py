@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recog.decode.ctc_score import ctc_log_likelihood
 from recog.decode.greedy import greedy_decoder
+from recog.decode.member_choice import choose, mean_of_members
 from recog.metrics import ErrorCounts, edit_distance
 from recog.runtime import Recognizer
 from recog.runtime.evaluation import evaluate
@@ -54,10 +54,8 @@ def ensemble_rates(outputs: list[tuple[list, list, float, float]], decode) -> tu
     references = outputs[0][1]
     counts = ErrorCounts()
     for i, ref in enumerate(references):
-        stacked = np.stack([o[0][i] for o in outputs])  # [M, T', V]
-        peak = stacked.max(axis=0)
-        log_mean = peak + np.log(np.exp(stacked - peak).mean(axis=0))
-        counts.add(ref, decode(log_mean))
+        stacked = np.stack([o[0][i] for o in outputs], axis=1)  # [T', M, V]
+        counts.add(ref, decode(mean_of_members(stacked)))
     return counts.wer, counts.cer
 
 
@@ -79,26 +77,14 @@ def mbr_rates(outputs: list[tuple[list, list, float, float]], decode) -> tuple[f
     return counts.wer, counts.cer
 
 
-def rescore_pick(candidates: list[str], member_log_probs: list[np.ndarray], alphabet) -> str:
-    """The sequence-level choice by posterior: among the members' texts, the one with the highest
-    sum over members of its CTC log-likelihood under each member's own posteriors."""
-    best, best_score = candidates[0], -np.inf
-    for text in dict.fromkeys(candidates):
-        tokens = alphabet.encode(text)
-        score = sum(ctc_log_likelihood(lp, tokens) for lp in member_log_probs)
-        if score > best_score:
-            best, best_score = text, score
-    return best
-
-
-def rescore_rates(outputs: list[tuple[list, list, float, float]], decode, alphabet) -> tuple[float, float]:
+def rescore_rates(outputs: list[tuple[list, list, float, float]], decode_result) -> tuple[float, float]:
     """WER, CER (percent) when each member decodes greedily and the text the members together
-    find most probable (`rescore_pick`) is kept."""
+    find most probable is kept (`recog.decode.member_choice.choose`, as the runtime does)."""
     references = outputs[0][1]
     counts = ErrorCounts()
     for i, ref in enumerate(references):
         member_lps = [o[0][i] for o in outputs]
-        counts.add(ref, rescore_pick([decode(lp) for lp in member_lps], member_lps, alphabet))
+        counts.add(ref, choose([decode_result(lp) for lp in member_lps], member_lps).text)
     return counts.wer, counts.cer
 
 
@@ -123,8 +109,7 @@ def main() -> int:
     for path in args.members:
         print(f"running {path} ...", file=sys.stderr)
         rec, per_member[path] = member_outputs(path, args.manifest)
-        alphabet = rec.info.alphabet
-        greedy = greedy_decoder(alphabet, rec.info.frame_rate)
+        greedy = greedy_decoder(rec.info.alphabet, rec.info.frame_rate)
         decode = lambda lp, g=greedy: g(lp).text  # noqa: E731
     report: dict = {"members": args.members, "size": args.size, "manifests": {}}
     for manifest in args.manifest:
@@ -134,7 +119,7 @@ def main() -> int:
             outputs = [per_member[p][manifest] for p in combo]
             frame[" + ".join(combo)] = round(ensemble_rates(outputs, decode)[0], 2)
             sequence[" + ".join(combo)] = round(mbr_rates(outputs, decode)[0], 2)
-            rescored[" + ".join(combo)] = round(rescore_rates(outputs, decode, alphabet)[0], 2)
+            rescored[" + ".join(combo)] = round(rescore_rates(outputs, greedy)[0], 2)
         report["manifests"][manifest] = {
             "single_wer": {p: round(w, 2) for p, w in singles.items()}, "single": spread(list(singles.values())),
             "frame_mean_wer": frame, "frame_mean": spread(list(frame.values())),
