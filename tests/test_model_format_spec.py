@@ -139,6 +139,31 @@ def greedy(lp: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def spec_ctc_log_likelihood(lp: np.ndarray, tokens: list[int]) -> float:
+    """Section 4, ensembles: log P(tokens) summed over the CTC paths (forward algorithm, float64)."""
+    states = [0]
+    for k in tokens:
+        states += [k, 0]
+    lp = lp.astype(np.float64)
+    alpha = np.full(len(states), -np.inf)
+    alpha[:2] = lp[0, states[:2]]
+    for t in range(1, len(lp)):
+        prev = alpha.copy()
+        for s, k in enumerate(states):
+            terms = [prev[s]] + ([prev[s - 1]] if s >= 1 else [])
+            if s >= 2 and k != 0 and k != states[s - 2]:
+                terms.append(prev[s - 2])
+            alpha[s] = np.logaddexp.reduce(terms) + lp[t, k]
+    return float(np.logaddexp.reduce(alpha[-2:]))
+
+
+def spec_choose(members: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Section 4, ensembles: each member's greedy path; the one the members together score highest."""
+    paths = [greedy(lp) for lp in members]
+    scores = [sum(spec_ctc_log_likelihood(lp, [k for k, _ in path]) for lp in members) for path in paths]
+    return paths[int(np.argmax(scores))]  # the first maximum: the lowest member on a tie
+
+
 @pytest.fixture(scope="module")
 def digits():
     """(metadata, `recog.features` JSON, ort_model with 1 thread, runtime feature config)."""
@@ -151,12 +176,14 @@ def digits():
 
 # ---- metadata -----------------------------------------------------------------------------------
 def test_shipped_digits_metadata_keys_are_exactly_the_documented_ones(digits):
-    """The shipped file (one network, exported before `recog.members` existed) carries every other key."""
+    """The shipped file carries every documented key (a single network may lack the ensemble keys)."""
     documented = documented_metadata_keys()
     assert len(documented) >= 12 and "recog.format" in documented  # the table parsed
     meta, features, ort_model, _ = digits
-    # every key of the file is documented; only the ensemble key, optional, is absent from a single network
-    assert {k for k in meta if k.startswith("recog.")} == set(documented) - {"recog.members"}
+    members = json.loads(meta.get("recog.members", "[]"))
+    ensemble_keys = {"recog.members", "recog.combine"}
+    keys = {k for k in meta if k.startswith("recog.")}
+    assert keys == set(documented) if members else keys | ensemble_keys == set(documented)
     assert sorted(features) == sorted(documented_audio_feature_keys())
     assert meta["recog.format"] == "recog-onnx-1" and meta["recog.modality"] == "audio"
     # the documented relations between the values and the graph
@@ -168,10 +195,11 @@ def test_shipped_digits_metadata_keys_are_exactly_the_documented_ones(digits):
         ("features", "tensor(float)", ["batch", "time", features["n_mels"]]),
         ("lengths", "tensor(int32)", ["batch"]),
     ]
-    assert [(o.name, o.type, o.shape) for o in outputs] == [
-        ("log_probs", "tensor(float)", ["batch", "frames", len(alphabet) + 1]),
-        ("out_lengths", "tensor(int32)", ["batch"]),
-    ]
+    expected = [("log_probs", "tensor(float)", ["batch", "frames", len(alphabet) + 1]),
+                ("out_lengths", "tensor(int32)", ["batch"])]
+    if members and meta["recog.combine"] == "sequence":
+        expected.append(("member_log_probs", "tensor(float)", ["batch", "frames", len(members), len(alphabet) + 1]))
+    assert [(o.name, o.type, o.shape) for o in outputs] == expected
     info = read_model_info(DIGITS)  # the reference reader agrees with the raw strings
     assert info.alphabet.tokens[1:] == alphabet and info.alphabet.units == meta["recog.units"] == "word"
 
@@ -237,16 +265,23 @@ def _transcribe(ort_model, meta, feats: list[np.ndarray], pad_value: float = 0.0
     batch = np.full((len(feats), lengths.max(), feats[0].shape[1]), pad_value, np.float32)
     for i, f in enumerate(feats):
         batch[i, : len(f)] = f
-    log_probs, out_lengths = ort_model.run(None, {"features": batch, "lengths": lengths})
+    log_probs, out_lengths, *members = ort_model.run(None, {"features": batch, "lengths": lengths})
+    by_sequence = meta.get("recog.combine") == "sequence"
+    assert bool(members) == by_sequence
     s = int(meta["recog.subsampling"])
     expected = [n if s == 1 else math.ceil(n / 2) if s == 2 else math.ceil(math.ceil(n / 2) / 2) for n in lengths]
     assert out_lengths.tolist() == expected and log_probs.shape[1] == max(expected)
     tokens = json.loads(meta["recog.alphabet"])
     rate = float(meta["recog.frame_rate"])
     results = []
-    for row, n in zip(log_probs, out_lengths, strict=True):
+    for b, (row, n) in enumerate(zip(log_probs, out_lengths, strict=True)):
         np.testing.assert_allclose(np.logaddexp.reduce(row[:n], axis=1), 0.0, atol=1e-4)  # log-softmax
-        path = greedy(row[:n])
+        if by_sequence:
+            each = [members[0][b, :n, m] for m in range(members[0].shape[2])]
+            assert all(np.allclose(np.logaddexp.reduce(lp, axis=1), 0.0, atol=1e-4) for lp in each)
+            path = spec_choose(each)
+        else:
+            path = greedy(row[:n])
         words = [(tokens[k - 1], t / rate, (t + 1) / rate) for k, t in path]  # word units: one token a word
         results.append((" ".join(w for w, _, _ in words), words))
     return results
