@@ -50,8 +50,9 @@ class Transcript:
         duration: audio seconds (0 for ink).
         words: words with start/end seconds (ink: feature-vector indices).
         error: why the input could not be transcribed (None on success); names the file.
-        log_probs: the model's output [T', V] float32, kept only when the recognizer's
-            `keep_log_probs` is set (evaluation, LM tuning); never written to rows.
+        log_probs: the model's output [T', V] float32 ([T', M, V] from an ensemble combined by
+            sequence: its members'), kept only when the recognizer's `keep_log_probs` is set
+            (evaluation, LM tuning, alignment); never written to rows.
         nbest: the N best hypotheses when the decoder was asked for them (`DecoderConfig.nbest`;
             a long input read in windows gets its best one only).
     """
