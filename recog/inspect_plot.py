@@ -45,6 +45,7 @@ class Inspection:
         text: the greedy transcript.
         trace: every gate of the chosen layer and direction, all units ([T', H] each).
         units: indices of the drawn units, in drawing order (top to bottom).
+        member: of an ensemble file, which member was inspected ("0 of 3: digits seed 0"); "" otherwise.
     """
 
     source: str
@@ -58,6 +59,7 @@ class Inspection:
     text: str
     trace: LstmTrace
     units: np.ndarray
+    member: str = ""
 
     @property
     def frame_rate(self) -> float:
@@ -74,8 +76,9 @@ def most_active_units(hidden: np.ndarray, n: int) -> np.ndarray:
     return chosen[np.argsort(peaks, kind="stable")]
 
 
-def load_network(model: str | Path) -> tuple[ReferenceNetwork, ModelInfo, Path]:
-    """(reference network, model description, resolved path) of a model file or shipped model name."""
+def load_network(model: str | Path, member: int = 0) -> tuple[ReferenceNetwork, ModelInfo, Path]:
+    """(reference network, model description, resolved path) of a model file or shipped model name
+    (of an ensemble file: its member `member`, counted from 0)."""
     from recog.runtime.model_index import resolve_model
 
     path = resolve_model(model)
@@ -83,15 +86,18 @@ def load_network(model: str | Path) -> tuple[ReferenceNetwork, ModelInfo, Path]:
         from recog.runtime.backends import load_acoustic_model
 
         info = load_acoustic_model(path).info  # names a damaged checkpoint; imports torch
+        if member:
+            raise InspectionError(f"{path}: a checkpoint holds one network; there is no member {member}")
         return ReferenceNetwork.from_checkpoint(path), info, path
-    net = ReferenceNetwork.from_onnx(path)
+    net = ReferenceNetwork.from_onnx(path, member=member)
     return net, ModelInfo.from_props(net.metadata, path), path
 
 
 def inspect_input(model: str | Path, source: str, layer: int = 0, direction: str = "fwd",
-                  units: int = 24) -> Inspection:
-    """Read, featurize and run one input through the reference network; keep one layer's trace."""
-    net, info, path = load_network(model)
+                  units: int = 24, member: int = 0) -> Inspection:
+    """Read, featurize and run one input through the reference network (of an ensemble file:
+    member `member`'s); keep one layer's trace."""
+    net, info, path = load_network(model, member)
     if not 0 <= layer < len(net.layers):
         raise InspectionError(f"{path}: layer {layer} does not exist (the model has layers 0..{len(net.layers) - 1})")
     if direction not in DIRECTIONS:
@@ -106,7 +112,8 @@ def inspect_input(model: str | Path, source: str, layer: int = 0, direction: str
     recognized = [(alphabet.tokens[k], a, b) for k, a, b in zip(tokens, firsts, lasts, strict=True)]
     feature_rate = info.frame_rate * info.subsampling
     return Inspection(str(source), str(path), info, raw, features, feature_rate, inside.log_probs,
-                      recognized, alphabet.decode(tokens).strip(), trace, most_active_units(trace.hidden, units))
+                      recognized, alphabet.decode(tokens).strip(), trace, most_active_units(trace.hidden, units),
+                      net.metadata.get("recog.inspected_member", ""))
 
 
 def inspection_json(found: Inspection) -> dict[str, Any]:
@@ -208,7 +215,8 @@ def plot_inspection(found: Inspection, output: str | Path, dpi: int = 100) -> Pa
         ax.set_xlim(0.0, span)
         colorbar(image, ax, "log-mel (normalized)")
     fig.suptitle(f"{Path(found.source).name}: \u201c{found.text}\u201d   (layer {found.trace.layer}, "
-                 f"{'forward' if found.trace.direction == 'fwd' else 'backward'} direction)", fontsize=10,
+                 f"{'forward' if found.trace.direction == 'fwd' else 'backward'} direction"
+                 f"{'; ensemble member ' + found.member if found.member else ''})", fontsize=10,
                  y=1.0 - 0.12 / total, va="top")
 
     # 2. the CTC posteriors with the recognized tokens

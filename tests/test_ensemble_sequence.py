@@ -121,3 +121,24 @@ def test_tune_lm_and_align_read_an_ensemble(ensemble, oracle_corpus, tmp_path, c
     assert main(["align", "--model", str(ensemble), wavs(oracle_corpus)[0], "abc"]) == 0
     row = capsys.readouterr().out
     assert '"word": "abc"' in row
+
+
+def test_inspect_reads_one_member_of_an_ensemble(ensemble, singles, oracle_corpus, tmp_path, capsys):
+    """Member k's reference network equals member k's own file; the CLI says which member it drew."""
+    from recog.model.lstm_cell import InspectionError, ReferenceNetwork
+    from recog.runtime import Recognizer as Rec
+
+    feats = Rec.from_onnx(singles[0]).modality.read(wavs(oracle_corpus)[0], read_model_info(ensemble).features)
+    feats = Rec.from_onnx(singles[0]).modality.featurize(feats, read_model_info(ensemble).features)
+    for k in (0, 2):
+        ours = ReferenceNetwork.from_onnx(ensemble, member=k, cache=False).forward(feats).log_probs
+        alone = ReferenceNetwork.from_onnx(singles[k], cache=False).forward(feats).log_probs
+        assert np.abs(ours - alone).max() <= 1e-6 * max(1.0, float(np.abs(alone).max()))
+    with pytest.raises(InspectionError, match=r"member 3 is not one of 0\.\.2"):
+        ReferenceNetwork.from_onnx(ensemble, member=3, cache=False)
+    with pytest.raises(InspectionError, match="not an ensemble"):
+        ReferenceNetwork.from_onnx(singles[0], member=1, cache=False)
+    assert main(["inspect", "--model", str(ensemble), wavs(oracle_corpus)[0], "-o", str(tmp_path / "m.png"),
+                 "--member", "1"]) == 0
+    assert "inspecting member 1 of 3: random seed 1" in capsys.readouterr().err
+    assert (tmp_path / "m.png").stat().st_size > 10_000

@@ -4,7 +4,8 @@ One figure, time on the x axis: the input (log-mel spectrogram; ink drawn colour
 the CTC posteriors with the recognized tokens at their frames, and for one layer and direction
 the forget, input and output gates and the cell state of its most active units. The model
 runs through the numpy reference network (`recog.model.lstm_cell`), which needs the fp32 ONNX
-file or the checkpoint: an int8 file keeps no float gate weights.
+file or the checkpoint: an int8 file keeps no float gate weights. Of an ensemble file, one
+member is inspected (`--member`, the first by default).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show the N most active units (largest spread of h_t over time)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="also write the drawn arrays (lists) as JSON, for notebooks")
+    p.add_argument("--member", type=int, default=0, metavar="K",
+                   help="of an ensemble file, the member to inspect, counted from 0 (default 0)")
     p.add_argument("--dpi", type=int, default=100)
     p.set_defaults(func=run)
 
@@ -40,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from recog.runtime.model_index import ModelNameError
 
     try:
-        found = inspect_input(args.model, args.input, layer=args.layer, direction=args.direction, units=args.units)
+        found = inspect_input(args.model, args.input, layer=args.layer, direction=args.direction, units=args.units,
+                              member=args.member)
     except (InspectionError, ModelFormatError, ModelNameError, *INPUT_ERRORS, ModuleNotFoundError, OSError) as err:
         raise SystemExit(f"error: {err}") from None
+    if found.member:
+        print(f"an ensemble: inspecting member {found.member} (--member picks another)", file=sys.stderr)
     print(found.text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

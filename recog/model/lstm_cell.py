@@ -283,8 +283,9 @@ class ReferenceNetwork:
         return cls.from_state_dict(state["model"], model.conv_kernel, model.subsampling, str(path))
 
     @classmethod
-    def from_onnx(cls, path: str | Path, cache: bool = True) -> ReferenceNetwork:
-        """From an fp32 ONNX file written by `recog export`: its Conv, LSTM and output MatMul/Add nodes.
+    def from_onnx(cls, path: str | Path, cache: bool = True, member: int = 0) -> ReferenceNetwork:
+        """From an fp32 ONNX file written by `recog export`: its Conv, LSTM and output MatMul/Add nodes
+        (of an ensemble file, those of member `member`, counted from 0).
 
         The weights read are kept as one .npz in recog's cache folder (`recog._cache`), keyed by the
         file's path, size and modification time, so a second look at the same file neither imports
@@ -295,13 +296,13 @@ class ReferenceNetwork:
         path = Path(path)
         if not path.is_file():
             raise InspectionError(f"{path}: model file not found")
-        cached = _weights_cache_file(path) if cache else None
+        cached = _weights_cache_file(path, member) if cache else None
         if cached is not None and cached.is_file():
             try:
                 return cls._from_arrays(dict(np.load(cached, allow_pickle=False)), str(path))
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache entry: read the model file again and rewrite it
-        network = cls._parse_onnx(path)
+        network = cls._parse_onnx(path, member)
         if cached is not None:
             network._save_arrays(cached)
         return network
@@ -349,8 +350,9 @@ class ReferenceNetwork:
                    json.loads(str(arrays["metadata"])))
 
     @classmethod
-    def _parse_onnx(cls, path: Path) -> ReferenceNetwork:
-        """Read the weights from the ONNX graph itself (imports `onnx`)."""
+    def _parse_onnx(cls, path: Path, member: int = 0) -> ReferenceNetwork:
+        """Read the weights from the ONNX graph itself (imports `onnx`); of an ensemble, member
+        `member`'s (its nodes are named /members.<member>/...)."""
         try:
             import onnx
             from onnx import numpy_helper
@@ -369,14 +371,20 @@ class ReferenceNetwork:
                 "gate weights; inspecting the LSTM needs the fp32 model file (model.onnx) or the checkpoint (.pt); "
                 f"`recog export {path} -o model.onnx` writes the fp32 graph of its dequantized weights")
         members = json.loads(metadata.get("recog.members", "[]") or "[]")
+        nodes = list(graph.node)
         if len(members) > 1:
-            raise InspectionError(
-                f"{path}: an ensemble of {len(members)} networks ({', '.join(members)}); inspect one member's "
-                "checkpoint or its own export")
+            if not 0 <= member < len(members):
+                raise InspectionError(f"{path}: an ensemble of {len(members)} networks ({', '.join(members)}); "
+                                      f"member {member} is not one of 0..{len(members) - 1}")
+            nodes = [n for n in nodes if n.name.startswith(f"/members.{member}/")]
+            metadata = {**metadata, "recog.members": json.dumps([members[member]]), "recog.combine": "",
+                        "recog.inspected_member": f"{member} of {len(members)}: {members[member]}"}
+        elif member != 0:
+            raise InspectionError(f"{path}: one network, not an ensemble; there is no member {member}")
         init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         attrs = lambda node: {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}  # noqa: E731
         convs, layers = [], []
-        for node in graph.node:
+        for node in nodes:
             if node.op_type == "Conv":
                 a = attrs(node)
                 pads = list(a.get("pads", [0, 0]))
@@ -394,32 +402,32 @@ class ReferenceNetwork:
                 H = R.shape[2]
                 layers.append({d: LstmWeights.from_blocks(ONNX_GATE_ORDER, W[k], R[k], B[k, : 4 * H] + B[k, 4 * H :])
                                for k, d in enumerate(DIRECTIONS)})
-        weight, bias = _output_layer(graph, init, path)
+        weight, bias = _output_layer(nodes, init, path)
         if not layers:
             raise InspectionError(f"{path}: no LSTM nodes in the graph")
         return cls(convs, layers, weight, bias, str(path), metadata)
 
 
-def _weights_cache_file(path: Path) -> Path:
-    """Where the weights of model file `path` are cached: keyed by its resolved path, size and
-    modification time (a rewritten file gets a new entry)."""
+def _weights_cache_file(path: Path, member: int = 0) -> Path:
+    """Where the weights of model file `path` (of an ensemble: of member `member`) are cached: keyed
+    by its resolved path, size, modification time and the member (a rewritten file gets a new entry)."""
     from recog._cache import cache_dir
 
     stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|1".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{member}|1".encode()).hexdigest()[:32]
     return cache_dir() / "reference" / f"{key}.npz"
 
 
-def _output_layer(graph: Any, init: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The linear output layer: a MatMul by an initializer [2H, V] followed by an Add of a bias [V]
-    (or one Gemm); returns (weight [V, 2H], bias [V])."""
-    for node in graph.node:
+def _output_layer(nodes: list[Any], init: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The linear output layer among `nodes` (graph nodes): a MatMul by an initializer [2H, V]
+    followed by an Add of a bias [V] (or one Gemm); returns (weight [V, 2H], bias [V])."""
+    for node in nodes:
         if node.op_type == "Gemm" and node.input[1] in init and len(node.input) > 2 and node.input[2] in init:
             trans_b = any(a.name == "transB" and a.i for a in node.attribute)
             w = init[node.input[1]]
             return (w if trans_b else w.T).astype(np.float64), init[node.input[2]].astype(np.float64)
         if node.op_type == "MatMul" and node.input[1] in init:
-            for add in graph.node:
+            for add in nodes:
                 if add.op_type == "Add" and node.output[0] in add.input:
                     bias = [i for i in add.input if i in init]
                     if bias:
