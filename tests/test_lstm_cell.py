@@ -22,6 +22,13 @@ def close(ours: np.ndarray, ref: np.ndarray) -> bool:
     return float(np.abs(ours - ref).max()) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
 
 
+def first_member(ort_model, features: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(log-probs [B, T', V], out lengths [B]) of the file; of an ensemble file, its first member's
+    (the network `ReferenceNetwork.from_onnx` reads by default)."""
+    outputs = ort_model.run(None, {"features": features, "lengths": np.asarray(lengths, np.int32)})
+    return (outputs[2][:, :, 0], outputs[1]) if len(outputs) == 3 else (outputs[0], outputs[1])
+
+
 def ink_inputs(model_path):
     """Features of three generated handwritten lines (tests/ink_support) for the ink model."""
     from recog.runtime import Recognizer
@@ -58,9 +65,7 @@ def shipped(request):
 def test_equals_onnxruntime_on_the_shipped_models(shipped):
     net, ort_model, feats, hidden = shipped
     for f in feats:
-        outputs = ort_model.run(None, {"features": f[None], "lengths": np.asarray([len(f)], np.int32)})
-        # an ensemble file: the reference network is its first member ([B, T', M, V] holds each member's)
-        ref, out_len = (outputs[2][:, :, 0], outputs[1]) if len(outputs) == 3 else outputs
+        ref, out_len = first_member(ort_model, f[None], [len(f)])
         inside = net.forward(f)
         assert inside.log_probs.shape == ref[0].shape and out_len[0] == net.output_length(len(f))
         assert close(inside.log_probs, ref[0])
@@ -86,7 +91,7 @@ def test_padded_batch_matches_each_input_alone(shipped):
     batch = np.full((len(feats), max(lengths), feats[0].shape[1]), 7.0, np.float32)  # garbage padding
     for b, f in enumerate(feats):
         batch[b, : len(f)] = f
-    ref, out_len = ort_model.run(None, {"features": batch, "lengths": np.asarray(lengths, np.int32)})
+    ref, out_len = first_member(ort_model, batch, lengths)
     insides = net.forward_batch(batch, lengths)
     for b, inside in enumerate(insides):
         n = int(out_len[b])
