@@ -80,12 +80,37 @@ def test_warmup_with_a_model_and_decoder(tmp_path, ink_and_lm):
     assert compiled(cache) == before
 
 
-def test_greedy_audio_has_nothing_to_compile(tmp_path):
+@pytest.fixture(scope="module")
+def single_and_ensemble(tmp_path_factory):
+    """A one-network audio file and an ensemble file of two (untrained, digits-shaped, 8 kHz)."""
+    from recog.export import export_onnx
+
+    from .test_ensemble_export import random_checkpoint
+
+    root = tmp_path_factory.mktemp("warm_models")
+    ckpts = [random_checkpoint(root / f"s{s}.pt", s, hidden=16) for s in (0, 1)]
+    single = export_onnx(ckpts[0], root / "single.onnx", parity_batches=(1,)).path
+    return single, export_onnx(ckpts, root / "ensemble.onnx", parity_batches=(1,)).path
+
+
+def test_greedy_audio_has_nothing_to_compile(tmp_path, single_and_ensemble):
     cache = tmp_path / "cache"
-    out = recog(["warmup", "--model", str(DIGITS / "model.onnx")], cache).stdout
+    model = str(single_and_ensemble[0])
+    out = recog(["warmup", "--model", model], cache).stdout
     assert out.startswith("nothing to compile")
-    recog(["transcribe", "--model", str(DIGITS / "model.onnx"), str(DIGITS / "samples"), "--text-only"], cache)
+    recog(["transcribe", "--model", model, str(DIGITS / "samples"), "--text-only"], cache)
     assert not (cache / "numba").exists()  # greedy audio transcription imports no numba at all
+
+
+def test_an_ensemble_compiles_its_ctc_scorer_once(tmp_path, single_and_ensemble):
+    """Choosing among an ensemble's members scores texts with the numba CTC forward: the warmup compiles it."""
+    cache = tmp_path / "cache"
+    model = str(single_and_ensemble[1])
+    assert "warmed up" in recog(["warmup", "--model", model], cache).stdout
+    before = compiled(cache)
+    assert any("ctc_score" in name for name in before), sorted(before)
+    recog(["transcribe", "--model", model, str(DIGITS / "samples"), "--text-only"], cache)
+    assert compiled(cache) == before
 
 
 def test_numba_cache_folder_follows_the_environment(tmp_path):

@@ -30,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recog.decode.align import AlignmentError, align_text
-    from recog.decode.member_choice import mean_of_members
     from recog.runtime import ModelFormatError, Recognizer
     from recog.runtime.formats import ctm_lines
 
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     info = recognizer.info
     text = info.normalizer(args.text).strip()
     try:
-        alignment = align_text(mean_of_members(result.log_probs), text, info.alphabet, info.frame_rate)
+        alignment = align_text(result.log_probs, text, info.alphabet, info.frame_rate)
     except AlignmentError as err:
         raise SystemExit(f"error: {args.input}: {err}") from None
     tokens = [{"token": info.alphabet.tokens[k], "start": round(a, 3), "end": round(b, 3)}

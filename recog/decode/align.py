@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recog.decode.member_choice import mean_of_members
 from recog.decode.result import Word, token_confidences, words_from_frames
 from recog.text import Alphabet
 
@@ -118,7 +119,9 @@ def text_tokens(text: str, alphabet: Alphabet) -> list[int]:
 
 
 def align_text(log_probs: np.ndarray, text: str, alphabet: Alphabet, frame_rate: float) -> Alignment:
-    """Force-align `text` (normalized as the model's transcripts are) to log_probs [T', V]."""
+    """Force-align `text` (normalized as the model's transcripts are) to log_probs [T', V] (an
+    ensemble's members' [T', M, V]: aligned on their mean posteriors)."""
+    log_probs = mean_of_members(np.asarray(log_probs))
     tokens = text_tokens(text, alphabet)
     firsts, lasts, score = ctc_viterbi(log_probs, tokens)
     confidences = token_confidences(log_probs, tokens, firsts, lasts)
