@@ -137,7 +137,7 @@ ship-digits-ensemble: setup
 	$(RECOG) export $(foreach s,$(ENS_SEEDS),$(DIGITS_ENS)/seed$(s)/averaged.pt) -o $(DIGITS_ENS)/heldout.onnx
 	$(RECOG) export $(foreach s,$(ENS_SEEDS),$(DIGITS_ALL_ENS)/seed$(s)/averaged.pt) -o models/digits-en/model.onnx \
 	  --metrics-from $(DIGITS_ENS)/heldout.onnx \
-	  --metrics-about "held-out speaker jackson: the ensemble of recipe digits seeds $(ENS_SEEDS) trained without jackson, combined by sequence, greedy"
+	  --metrics-about "greedy WER/CER (percent) on FSDD speaker jackson, held out of training in the ensemble of pipelines/digits/config.toml seeds $(strip $(ENS_SEEDS)) (combined by sequence, $(shell date +%F)); this file's members were then trained on all four FSDD speakers, so these are not figures for a new voice (see the model card)"
 N ?= $(K)
 eval-digits-ensemble: setup
 	$(PY) tools/ensemble_heldout.py --members $(foreach s,$(ENS_SEEDS),$(DIGITS_ENS)/seed$(s)/averaged.pt) \
