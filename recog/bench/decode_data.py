@@ -138,6 +138,9 @@ def npz_dataset(path: str | Path, lm_text_path: str | Path | None) -> DecodeData
     else:
         lengths = data["lengths"] if "lengths" in data else np.full(raw.shape[0], raw.shape[1])
         lps = [np.ascontiguousarray(raw[b, : int(lengths[b])], np.float32) for b in range(raw.shape[0])]
+    if any(lp.ndim != 2 for lp in lps):
+        raise ValueError(f"{path}: log-probs of shape {next(lp.shape for lp in lps if lp.ndim != 2)}, not [T, V]: "
+                         "an ensemble's members ([T, M, V]); save one member's file's log-probs to benchmark decoders")
     refs = [str(r) for r in data["references"]]
     if lm_text_path:
         lines = Path(lm_text_path).read_text(encoding="utf-8").splitlines()

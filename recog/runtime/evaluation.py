@@ -124,7 +124,8 @@ def evaluate(recognizer: Recognizer, manifest: str | Path, batch_size: int = 16,
 def save_log_probs(result: EvaluationResult, alphabet: Alphabet, path: str | Path) -> None:
     """Write an evaluation's log-probs for `recog bench decode --logprobs` and LM studies.
 
-    Keys: `log_probs` (object array of [T', V] float32), `references` (normalized text),
+    Keys: `log_probs` (object array of [T', V] float32; [T', M, V] from an ensemble combined by
+    sequence, its members'), `references` (normalized text),
     `paths`, `alphabet` (the non-blank tokens as one string, `Alphabet.to_string`), `units`.
     """
     if len(result.log_probs) != len(result.rows):
