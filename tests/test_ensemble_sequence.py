@@ -142,3 +142,15 @@ def test_inspect_reads_one_member_of_an_ensemble(ensemble, singles, oracle_corpu
                  "--member", "1"]) == 0
     assert "inspecting member 1 of 3: random seed 1" in capsys.readouterr().err
     assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_saved_member_log_probs_are_kept_and_the_decoder_bench_says_why_it_cannot_use_them(
+        ensemble, oracle_corpus, tmp_path, capsys):
+    from recog.bench.decode_data import npz_dataset
+
+    saved = tmp_path / "lp.npz"
+    assert main(["evaluate", "--model", str(ensemble), str(oracle_corpus), "--save-logprobs", str(saved)]) == 0
+    arrays = np.load(saved, allow_pickle=True)["log_probs"]
+    assert all(lp.ndim == 3 and lp.shape[1] == 3 for lp in arrays)
+    with pytest.raises(ValueError, match=r"lp.npz: log-probs of shape .* an ensemble's members"):
+        npz_dataset(saved, None)
