@@ -1,8 +1,10 @@
 """The shipped model files load and give the outputs they gave when they were shipped.
 
 tests/data/shipped_outputs.npz holds log-probs computed with recog 0.1.0 (tag v0.1.0)
-on the digits samples and on two generated ink lines; any change to the feature
-pipeline, the model-file reader or the backends that alters them fails here.
+on the digits samples and on two generated ink lines, and (`digits_ensemble/*`, added
+2026-12-06) the members' log-probs [T', 3, V] of the digits ensemble on the samples; any
+change to the feature pipeline, the model-file reader or the backends that alters them
+fails here.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def test_digits_model_gives_its_shipped_outputs():
     assert len(samples) == 4
     for path in samples:
         wave = load_audio(path, model.info.features.sample_rate)
-        ours = model.log_probs([model.modality.featurize(wave, model.info.features)])[0]
-        _close(ours, EXPECTED[f"digits/{path.stem}"], rtol=1e-4)
+        ours = model.log_probs([model.modality.featurize(wave, model.info.features)])[0]  # [T', 3, V]
+        _close(ours, EXPECTED[f"digits_ensemble/{path.stem}"], rtol=1e-4)
+        # member 0 is the single network shipped before the ensemble, unchanged
+        _close(ours[:, 0], EXPECTED[f"digits/{path.stem}"], rtol=1e-4)
     texts = [t.text for t in Recognizer(model).transcribe([str(p) for p in samples])]
     assert texts == [p.stem.replace("_", " ") for p in samples]  # the file names spell the digits
 
