@@ -37,6 +37,17 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {err}") from None
     if trainer.is_main:
         print(json.dumps(record))
+    if trainer.dist.enabled:
+        # Every rank has passed the closing barrier and left the process group; the checkpoints and
+        # logs are written and closed. Leave without running the interpreter's teardown: under load,
+        # the distributed backend's native threads were seen to abort a finished rank at exit
+        # ("terminate called without an active exception"), which torchrun reports as a failed run.
+        import os
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
