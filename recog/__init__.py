@@ -1,7 +1,7 @@
 """recog: speech and online-handwriting recognition with BiLSTM-CTC, a numba beam search and ONNX.
 
     from recog import Recognizer
-    rec = Recognizer.from_onnx("models/digits-en/model.onnx")
+    rec = Recognizer.from_onnx("models/digits-en/model.int8.onnx")
     print(rec.transcribe(["a.wav"])[0].text)
 """
 

@@ -1,6 +1,6 @@
 """Looking inside the LSTM: one input through the numpy reference network, drawn against time.
 
-    found = inspect_input("models/digits-en/model.onnx", "a.wav", layer=0, direction="fwd", units=24)
+    found = inspect_input("models/digits-en/member0.onnx", "a.wav", layer=0, direction="fwd", units=24)
     plot_inspection(found, "inside.png")      # matplotlib Agg, imported here only
     inspection_json(found)                    # the same arrays as lists
 

@@ -12,7 +12,7 @@ from recog.text import Alphabet
 
 from .conftest import ROOT
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "model.int8.onnx"
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))
 DEV = ROOT / "pipelines" / "digits" / "data" / "fsdd" / "dev_strings.jsonl"
 

@@ -18,7 +18,7 @@ from recog.runtime import Recognizer
 
 from .conftest import ROOT, SHARED
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "model.int8.onnx"
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))
 TEXTS = [p.stem.replace("_", " ") for p in SAMPLES]
 

@@ -154,3 +154,30 @@ def test_saved_member_log_probs_are_kept_and_the_decoder_bench_says_why_it_canno
     assert all(lp.ndim == 3 and lp.shape[1] == 3 for lp in arrays)
     with pytest.raises(ValueError, match=r"lp.npz: log-probs of shape .* an ensemble's members"):
         npz_dataset(saved, None)
+
+
+def test_an_int8_ensemble_is_refused_by_inspect_with_where_to_look():
+    from recog.model.lstm_cell import InspectionError, ReferenceNetwork
+
+    from .conftest import ROOT
+
+    shipped = ROOT / "models" / "digits-en" / "model.int8.onnx"
+    with pytest.raises(InspectionError, match="int8-quantized ensemble of 3 networks .* one member's fp32 file"):
+        ReferenceNetwork.from_onnx(shipped, cache=False)
+
+
+def test_the_int8_twin_takes_the_figures_of_the_metrics_files_int8_twin(members, oracle_corpus, tmp_path, capsys):
+    """`recog export ... --quantize int8 --metrics-from F`: the int8 file carries F.int8.onnx's figures, the
+    fp32 file F's (the held-out run's, for a model whose dev sets were its training data)."""
+    from .runtime_support import make_oracle_checkpoint
+
+    oracle = make_oracle_checkpoint(tmp_path / "oracle.pt")
+    dev = ["--dev", str(oracle_corpus)]
+    assert main(["export", str(oracle), "-o", str(tmp_path / "oracle.onnx"), "--quantize", "int8", *dev]) == 0
+    held_out = read_model_info(tmp_path / "oracle.int8.onnx").metrics
+    assert main(["export", *map(str, members), "-o", str(tmp_path / "ens.onnx"), "--quantize", "int8", *dev,
+                 "--max-increase", "100", "--metrics-from", str(tmp_path / "oracle.onnx")]) == 0
+    capsys.readouterr()
+    twin = read_model_info(tmp_path / "ens.int8.onnx")
+    assert twin.quantization == "int8" and twin.metrics == held_out
+    assert read_model_info(tmp_path / "ens.onnx").metrics == read_model_info(tmp_path / "oracle.onnx").metrics

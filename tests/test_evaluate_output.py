@@ -13,7 +13,7 @@ from recog.runtime.evaluation import evaluate
 
 from .conftest import ROOT
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "model.int8.onnx"
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))[:3]
 TEXTS = [p.stem.replace("_", " ") for p in SAMPLES]
 

@@ -18,7 +18,7 @@ from .conftest import ROOT
 from .fuzz_support import mutations
 from .ink_support import synth_ink
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "model.int8.onnx"
 INK = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
 SAMPLE = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))[2]
 MEMORY_BOUND_MB = 400  # traced Python/numpy allocations of one whole run

@@ -9,7 +9,7 @@ from recog.cli import main
 
 from .conftest import ROOT
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "member0.onnx"
 INK_INT8 = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
 SAMPLE = ROOT / "models" / "digits-en" / "samples" / "nine_four_three.wav"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ from recog.model.lstm_cell import GATES, InspectionError, ReferenceNetwork
 
 from .conftest import ROOT
 
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "member0.onnx"
 INK_INT8 = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
 INK_FP32 = ROOT / "models" / "iam-ondb-en" / "model.onnx"  # the int8 file's weights, dequantized
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))

@@ -26,7 +26,7 @@ from recog.runtime import read_model_info
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "model-format.md"
-DIGITS = ROOT / "models" / "digits-en" / "model.onnx"
+DIGITS = ROOT / "models" / "digits-en" / "model.int8.onnx"
 INK = ROOT / "models" / "iam-ondb-en" / "model.int8.onnx"
 SAMPLES = sorted((ROOT / "models" / "digits-en" / "samples").glob("*.wav"))
 

@@ -136,7 +136,7 @@ def test_the_index_is_package_data():
 # ---- resolution ----------------------------------------------------------------------------
 
 def test_names_resolve_to_the_checkout_and_paths_stay_paths(tmp_path):
-    assert resolve_model("digits-en") == MODELS / "digits-en" / "model.onnx"
+    assert resolve_model("digits-en") == MODELS / "digits-en" / "model.int8.onnx"
     assert resolve_model("iam-ondb-en") == MODELS / "iam-ondb-en" / "model.int8.onnx"
     assert resolve_model(str(SAMPLE)) == SAMPLE
     assert resolve_model("missing/model.onnx") == Path("missing/model.onnx")  # the loader names the missing file
@@ -178,15 +178,15 @@ def test_known_name_not_downloaded_says_how_to_pull(cache, capsys):
         main(["transcribe", "--model", "digits-en", str(SAMPLE)])
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "digits-en/model.onnx: not downloaded: recog models pull digits-en --from URL_OR_DIR" in out
+    assert "digits-en/model.int8.onnx: not downloaded: recog models pull digits-en --from URL_OR_DIR" in out
     from recog.runtime import read_model_info
 
-    wer = read_model_info(ROOT / "models" / "digits-en" / "model.onnx").metrics["dev_strings_wer"]
+    wer = read_model_info(ROOT / "models" / "digits-en" / "model.int8.onnx").metrics["dev_strings_wer"]
     assert "CC BY-SA 4.0" in out and "non-commercial" in out and f"dev_strings_wer {wer:g}" in out
 
 
 def test_a_cached_file_of_the_wrong_size_is_not_used(cache):
-    target = cache / "models" / "digits-en" / "model.onnx"
+    target = cache / "models" / "digits-en" / "model.int8.onnx"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"an older model")
     with pytest.raises(ModelNameError, match="differs in size from the index"):
@@ -198,9 +198,11 @@ def test_a_cached_file_of_the_wrong_size_is_not_used(cache):
 def test_pull_over_http_then_transcribe_by_name_from_the_cache(cache, serve, capsys):
     url = serve(MODELS)
     assert main(["models", "pull", "digits-en", "--from", url]) == 0
-    target = cache / "models" / "digits-en" / "model.onnx"
-    assert capsys.readouterr().out.split() == [str(target)]
-    assert _files(cache) == [target] and sha256_of(target) == load_index()["digits-en"].model.sha256
+    target = cache / "models" / "digits-en" / "model.int8.onnx"
+    assert capsys.readouterr().out.split() == [str(target), str(target.with_name("member0.onnx"))]
+    # the extra file (member 0 alone in fp32) comes along
+    assert _files(cache) == [target.with_name("member0.onnx"), target]
+    assert sha256_of(target) == load_index()["digits-en"].model.sha256
     assert resolve_model("digits-en") == target
     assert main(["transcribe", "--model", "digits-en", str(SAMPLE), "--text-only", "--quiet-progress"]) == 0
     assert capsys.readouterr().out == f"{SAMPLE}\tnine four three\n"
@@ -227,7 +229,7 @@ def test_pull_from_a_folder_fetches_the_extra_files(cache, capsys):
 
 def test_checksum_mismatch_leaves_nothing_behind(cache, tmp_path, serve, capsys):
     source = tmp_path / "source"
-    _corrupt_copy(MODELS / "digits-en" / "model.onnx", source / "digits-en" / "model.onnx")
+    _corrupt_copy(MODELS / "digits-en" / "model.int8.onnx", source / "digits-en" / "model.int8.onnx")
     assert main(["models", "pull", "digits-en", "--from", str(source)]) == 1
     assert "checksum mismatch" in capsys.readouterr().err
     assert _files(cache) == [] and not (cache / "models" / "digits-en").exists()
@@ -243,7 +245,7 @@ def test_checksum_mismatch_leaves_nothing_behind(cache, tmp_path, serve, capsys)
 def test_a_larger_file_is_cut_off(cache, tmp_path):
     source = tmp_path / "source" / "digits-en"
     source.mkdir(parents=True)
-    (source / "model.onnx").write_bytes((MODELS / "digits-en" / "model.onnx").read_bytes() + b"more")
+    (source / "model.int8.onnx").write_bytes((MODELS / "digits-en" / "model.int8.onnx").read_bytes() + b"more")
     with pytest.raises(PullError, match="larger than the index says"):
         pull("digits-en", tmp_path / "source")
     assert _files(cache) == []
@@ -252,7 +254,7 @@ def test_a_larger_file_is_cut_off(cache, tmp_path):
 def test_a_missing_file_on_the_server_is_reported_with_its_url(cache, tmp_path, serve, capsys):
     url = serve(tmp_path)  # an empty folder
     assert main(["models", "pull", "digits-en", "--from", url]) == 1
-    assert f"cannot fetch {url}digits-en/model.onnx: HTTP 404" in capsys.readouterr().err
+    assert f"cannot fetch {url}digits-en/model.int8.onnx: HTTP 404" in capsys.readouterr().err
     assert _files(cache) == []
 
 
@@ -263,7 +265,7 @@ def test_an_unreachable_source_says_so(cache, tmp_path, capsys):
     url = f"http://127.0.0.1:{port}/models"
     assert main(["models", "pull", "digits-en", "--from", url, "--timeout", "5"]) == 1
     err = capsys.readouterr().err
-    assert f"cannot reach {url}/digits-en/model.onnx" in err and "refused" in err.lower()
+    assert f"cannot reach {url}/digits-en/model.int8.onnx" in err and "refused" in err.lower()
     assert main(["models", "pull", "digits-en", "--from", str(tmp_path / "nowhere")]) == 1
     assert "no such folder" in capsys.readouterr().err
     assert _files(cache) == []

@@ -41,7 +41,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def digits() -> Recognizer:
-    return Recognizer.from_onnx(ROOT / "models" / "digits-en" / "model.onnx", threads=1)
+    return Recognizer.from_onnx(ROOT / "models" / "digits-en" / "model.int8.onnx", threads=1)
 
 
 @pytest.mark.parametrize("name", list(CASES))

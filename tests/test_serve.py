@@ -203,7 +203,7 @@ def test_models_health_ready_and_metrics(client):
     assert ready.status_code == 200 and ready.json()["models"] == {"digits-en": "ready", "iam-ondb-en": "ready"}
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert models["digits-en"]["modality"] == "audio" and models["digits-en"]["sample_rate"] == 8000
-    assert models["digits-en"]["alphabet_size"] == 11 and models["digits-en"]["quantization"] == "none"
+    assert models["digits-en"]["alphabet_size"] == 11 and models["digits-en"]["quantization"] == "int8"
     assert models["iam-ondb-en"]["modality"] == "ink" and models["iam-ondb-en"]["quantization"] == "int8"
     assert "val1_cer" in models["iam-ondb-en"]["metrics"]
     assert client.get("/v1/models").json()["lms"] == ["char6"]

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "when the members' CTC spikes fall on different frames)")
     p.add_argument("--metrics-from", metavar="CKPT", default=None,
                    help="store the dev metrics of this checkpoint or model file instead (e.g. the held-out-speaker run "
-                        "of a model that was then trained on every speaker)")
+                        "of a model that was then trained on every speaker); the int8 twin stores those of this "
+                        "file's int8 twin (FILE.int8.onnx) when there is one")
     p.add_argument("--metrics-about", metavar="TEXT", default="",
                    help="what the stored dev metrics were measured on, e.g. 'held-out speaker jackson, "
                         "recipe digits seed 0' (stored in the model file)")
@@ -70,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         dev = [Path(d) for d in args.dev] if args.dev else recipe_dev_sets(report.info.config)
         target = int8_path(output)
         try:
-            q = quantize_int8(output, target, dev, max_increase=args.max_increase, threads=args.threads)
+            twin_of_metrics = int8_path(Path(args.metrics_from)) if args.metrics_from else None
+            q = quantize_int8(output, target, dev, max_increase=args.max_increase, threads=args.threads,
+                              metrics_from=twin_of_metrics if twin_of_metrics and twin_of_metrics.is_file() else None)
             print(f"wrote {target} ({q.size_bytes / 1e6:.1f} MB)", file=sys.stderr)
         except QuantizationRefused as err:
             q, code = err.report, 1

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl = verbs.add_parser(
         "pull", help="fetch a model (and its extra files) into the cache",
         description="Fetch a model's file and extra files into the cache from a base URL (the file's path\n"
-        "under models/ is appended: BASE/digits-en/model.onnx) or from a folder laid out like models/.\n"
+        "under models/ is appended: BASE/digits-en/model.int8.onnx) or from a folder laid out like models/.\n"
         "Each file is streamed to a temporary file beside its target and renamed into place only when\n"
         "every file's sha256 matches the index; a mismatch or a failed transfer leaves nothing behind.")
     pl.add_argument("name", help="model name (`recog models` lists them)")

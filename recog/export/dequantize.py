@@ -96,6 +96,9 @@ def dequantized_state(path: str | Path) -> dict[str, Any]:
     info = read_model_info(path)
     if not info.config:
         raise ExportError(f"{path}: the model file stores no recipe (recog.config); cannot rebuild the network")
+    if len(info.members) > 1:
+        raise ExportError(f"{path}: an ensemble of {len(info.members)} networks ({', '.join(info.members)}); "
+                          "dequantizing one is not supported: export its members' checkpoints instead")
     model_proto = onnx.load(str(path))
     init = {t.name: numpy_helper.to_array(t) for t in model_proto.graph.initializer}
     lstm_nodes = [n for n in model_proto.graph.node if n.op_type == "DynamicQuantizeLSTM"]

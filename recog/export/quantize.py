@@ -77,11 +77,14 @@ def quantize_int8(
     dev: list[str | Path],
     max_increase: float = 0.5,
     threads: int = 0,
+    metrics_from: str | Path | None = None,
 ) -> QuantizeReport:
     """Quantize `fp32_path` to `output` if dev WER and CER grow by at most `max_increase` points.
 
     Raises `QuantizationRefused` (no file written) otherwise, `ExportError` when
-    `dev` is empty. The int8 file's metadata carries its own measured dev metrics.
+    `dev` is empty. The int8 file's metadata carries its own measured dev metrics, or those of
+    the int8 model file `metrics_from` (for a model whose dev sets were its training data: the
+    held-out run's int8 file; `recog.metrics_about` stays the fp32 file's).
     """
     fp32_path, output = Path(fp32_path), Path(output)
     if not dev:
@@ -102,7 +105,10 @@ def quantize_int8(
                 f"(> {max_increase}): " + "; ".join(report.lines()), report)
         proto = onnx.load(str(tmp))
         info.quantization = "int8"
-        info.metrics = {f"{n}_{k}": v for n, rates in report.int8.items() for k, v in rates.items()}
+        if metrics_from is None:
+            info.metrics = {f"{n}_{k}": v for n, rates in report.int8.items() for k, v in rates.items()}
+        else:
+            info.metrics = read_model_info(metrics_from).metrics
         write_metadata(proto, info)
         save_atomic(proto, output)
         report.size_bytes = output.stat().st_size

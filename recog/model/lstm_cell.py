@@ -14,7 +14,7 @@ input's last frame) and joins their hidden states [h_fwd, h_bwd] as the next lay
 Around the LSTMs sit the rest of `recog.model.BiLSTMCTC`: 1-D convolutions with ReLU that
 subsample time, and a linear output layer with log_softmax (CTC log-probabilities, blank 0).
 
-    net = ReferenceNetwork.load("models/digits-en/model.onnx")   # or a checkpoint .pt
+    net = ReferenceNetwork.load("models/digits-en/member0.onnx")   # or a checkpoint .pt
     inside = net.forward(features)                               # features [T, F]
     inside.log_probs                                             # [T', V], as onnxruntime gives
     inside.layers[0]["fwd"].forget                               # f_t of layer 0, forward: [T', H]
@@ -365,12 +365,17 @@ class ReferenceNetwork:
         graph = model.graph
         metadata = {p.key: p.value for p in model.metadata_props}
         quantized = sorted({n.op_type for n in graph.node if n.op_type in QUANTIZED_OPS})
+        members = json.loads(metadata.get("recog.members", "[]") or "[]")
+        if (quantized or metadata.get("recog.quantization", "none") != "none") and len(members) > 1:
+            raise InspectionError(
+                f"{path}: an int8-quantized ensemble of {len(members)} networks keeps no float gate weights; "
+                "inspect one member's fp32 file (a shipped model lists it among its files: `recog models`) "
+                "or its checkpoint (.pt)")
         if quantized or metadata.get("recog.quantization", "none") != "none":
             raise InspectionError(
                 f"{path}: an int8-quantized model ({', '.join(quantized) or 'recog.quantization int8'}) keeps no float "
                 "gate weights; inspecting the LSTM needs the fp32 model file (model.onnx) or the checkpoint (.pt); "
                 f"`recog export {path} -o model.onnx` writes the fp32 graph of its dequantized weights")
-        members = json.loads(metadata.get("recog.members", "[]") or "[]")
         nodes = list(graph.node)
         if len(members) > 1:
             if not 0 <= member < len(members):

@@ -5,7 +5,7 @@
     pull("digits-en", "https://host/recog/models/")   # into the cache, sha256-checked
 
 The index (`model_index.json`, shipped inside this package) lists each model's file
-relative to a `models/` folder (`digits-en/model.onnx`), its sha256 and size, its
+relative to a `models/` folder (`digits-en/model.int8.onnx`), its sha256 and size, its
 extra files (an LM), modality, language, licences and dev figures. A name resolves to:
 
 1. a path, when a file of that name exists or the value has a folder part or a suffix;

@@ -1,7 +1,7 @@
 """`Recognizer`: audio or ink in, transcripts out. The one path every caller runs a model through.
 
     from recog.runtime import Recognizer
-    rec = Recognizer.from_onnx("models/digits-en/model.onnx", threads=2)
+    rec = Recognizer.from_onnx("models/digits-en/model.int8.onnx", threads=2)
     for t in rec.transcribe(["a.wav", "b.flac"]):
         print(t.path, t.text, t.words)
 

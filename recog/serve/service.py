@@ -333,7 +333,7 @@ def split_spec(value: str, what: str) -> tuple[str | None, str]:
 
 def model_name(given: str, path: Path) -> str:
     """The API name of a `--model` value without NAME=: a shipped model's name as given; for a
-    path, its folder's name when the file is called model*.onnx (models/digits-en/model.onnx ->
+    path, its folder's name when the file is called model*.onnx (models/digits-en/model.int8.onnx ->
     digits-en), else the file's stem."""
     if given == path.as_posix() or os.sep in given or "." in given:
         stem = path.name.split(".")[0]
