@@ -1,6 +1,6 @@
 """Rewrite the recog metadata of an exported model without touching its graph or weights.
 
-    python tools/relabel_model.py models/digits-en/model.onnx --metrics-about "..."
+    python tools/relabel_model.py models/digits-en/model.int8.onnx --metrics-about "..."
 
 Stores the recipe with repository-relative paths (`portable_config`, run from the
 repository root) and, when given, a new `recog.metrics_about`. The outputs of
