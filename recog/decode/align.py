@@ -58,6 +58,17 @@ class Alignment:
                 for k, a, b in zip(self.tokens, self.first_frames, self.last_frames, strict=True)]
 
 
+def ctc_lattice(tokens: list[int], blank: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The CTC states of `tokens`, blank, l_1, blank, ..., l_L, blank ([2L + 1] int64), and for
+    each whether it may be entered from two states back ([2L + 1] bool: a token state may skip
+    the blank before it when the token before that differs)."""
+    states = np.full(2 * len(tokens) + 1, blank, dtype=np.int64)
+    states[1::2] = tokens
+    can_skip = np.zeros(states.shape[0], dtype=np.bool_)
+    can_skip[3::2] = states[3::2] != states[1:-2:2]
+    return states, can_skip
+
+
 def ctc_viterbi(log_probs: np.ndarray, tokens: list[int], blank: int = 0) -> tuple[list[int], list[int], float]:
     """Best CTC path of `tokens` through log_probs [T, V]: (first frames, last frames, path log-prob).
 
@@ -70,14 +81,10 @@ def ctc_viterbi(log_probs: np.ndarray, tokens: list[int], blank: int = 0) -> tup
     needed = L + sum(a == b for a, b in zip(tokens, tokens[1:], strict=False))
     if T < needed:
         raise AlignmentError(f"the transcript needs at least {needed} output frames, the input gives {T}")
-    states = np.full(2 * L + 1, blank, dtype=np.int64)
-    states[1::2] = tokens
+    states, can_skip = ctc_lattice(tokens, blank)
     S = states.shape[0]
     if T * S > MAX_CELLS:
         raise AlignmentError(f"{T} frames x {S} states is too large to align at once; cut the input into pieces")
-    # A token state may skip the blank before it when the token before that differs.
-    can_skip = np.zeros(S, dtype=bool)
-    can_skip[3::2] = states[3::2] != states[1:-2:2]
     emit = log_probs[:, states]  # [T, S]
     best = np.full(S, -np.inf)
     best[:2] = emit[0, :2]

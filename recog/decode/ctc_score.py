@@ -1,7 +1,7 @@
 """The CTC log-likelihood of a given transcript: log P(tokens | x), summed over every path.
 
-The forward algorithm over the states blank, l_1, blank, ..., l_L, blank (the same lattice
-as `recog.decode.align.ctc_viterbi`, with log-sum-exp in place of max). It scores a text
+The forward algorithm over the states blank, l_1, blank, ..., l_L, blank (the lattice of
+`recog.decode.align.ctc_lattice`, which `ctc_viterbi` searches with max in place of log-sum-exp). It scores a text
 under a model's output, which is what choosing among the texts of several models needs:
 the text the members agree is most probable, each under its own posteriors.
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from recog.decode.align import ctc_lattice
 
 
 @njit(cache=True, nogil=True)
@@ -55,10 +57,7 @@ def ctc_log_likelihood(log_probs: np.ndarray, tokens: list[int], blank: int = 0)
 
     `tokens` are label ids (not blank); an empty list scores the all-blank path. Returns -inf
     when the transcript needs more frames than T."""
-    states = np.full(2 * len(tokens) + 1, blank, dtype=np.int64)
-    states[1::2] = tokens
-    can_skip = np.zeros(states.shape[0], dtype=np.bool_)
-    can_skip[3::2] = states[3::2] != states[1:-2:2]
+    states, can_skip = ctc_lattice(tokens, blank)
     if log_probs.shape[0] == 0:
         return 0.0 if not tokens else float("-inf")
     return float(_forward(np.ascontiguousarray(log_probs), states, can_skip))
